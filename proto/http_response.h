@@ -1,0 +1,26 @@
+// The server's HTTP responses: the 101 that completes a WebSocket handshake and the
+// small fixed responses (errors, health). Every response but 101 closes the connection.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace ringws {
+
+/// The longest 101 response write_switching_protocols() produces.
+inline constexpr size_t kMax101Bytes = 160;
+
+/// Writes the 101 Switching Protocols response for `sec_websocket_key` into `out`
+/// (at least kMax101Bytes) and returns its length.
+size_t write_switching_protocols(std::string_view sec_websocket_key, char* out);
+
+/// A complete response with `Connection: close`, a text/plain body of the reason phrase
+/// (or `body` when given), and the headers a status needs (Allow for 405,
+/// Sec-WebSocket-Version for 426).
+std::string simple_response(int status, std::string_view body = {},
+                            std::string_view content_type = "text/plain; charset=utf-8");
+
+std::string_view reason_phrase(int status);
+
+}  // namespace ringws

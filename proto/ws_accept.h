@@ -1,0 +1,16 @@
+// Sec-WebSocket-Accept (RFC 6455 section 4.2.2): base64(SHA-1(key + GUID)), from OpenSSL.
+#pragma once
+
+#include <string_view>
+
+namespace ringws {
+
+inline constexpr size_t kWebSocketAcceptLength = 28;
+
+/// Writes the 28-character accept value for `key` into `out`.
+void websocket_accept(std::string_view key, char out[kWebSocketAcceptLength]);
+
+/// True if `key` is the base64 encoding of exactly 16 bytes (24 characters, "==" padded).
+bool is_valid_websocket_key(std::string_view key);
+
+}  // namespace ringws

@@ -1,0 +1,112 @@
+// The WebSocket framer (RFC 6455, server side), ours, over wslay's frame layer.
+//
+// DESIGN.md: wslay's event API keeps ~8.7 KB per connection and copies every message, so it
+// is not used. A connection that is between messages owns nothing here: its handle is a
+// null ReaderState*. When bytes arrive, feed() borrows a ReaderState (a wslay frame context
+// plus message-assembly state) from the reactor's FramerPool, and gives it back as soon as
+// the bytes fed end on a frame boundary with no fragmented message in progress, which is
+// the case for nearly every read of an idle or lightly loaded connection.
+//
+// Message assembly, UTF-8, close codes and limits are ours (wslay 1.1.1's event layer gets
+// several of them wrong). Failures carry the close code the server must send: 1002
+// protocol error, 1007 invalid UTF-8, 1009 message too big.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "alloc/shared_frame.h"
+
+namespace ringws {
+
+enum class Opcode : uint8_t {
+  kContinuation = 0x0,
+  kText = 0x1,
+  kBinary = 0x2,
+  kClose = 0x8,
+  kPing = 0x9,
+  kPong = 0xa,
+};
+
+/// Receives what one connection's bytes decode to. One sink serves a whole reactor
+/// (behaviour per context, STYLE.md habit 8); the caller knows which connection it fed.
+/// Payload spans are valid only during the call.
+class FrameSink {
+ public:
+  /// A complete text (UTF-8 already validated) or binary message.
+  virtual void on_message(Opcode opcode, std::span<const uint8_t> payload) = 0;
+  virtual void on_ping(std::span<const uint8_t> payload) = 0;
+  virtual void on_pong(std::span<const uint8_t> payload) = 0;
+  /// A valid close frame: `code` is 1005 when the frame had no payload; `reason` is UTF-8.
+  virtual void on_close(uint16_t code, std::string_view reason) = 0;
+
+ protected:
+  ~FrameSink() = default;
+};
+
+struct FramerLimits {
+  uint64_t max_message = 1u << 20;  ///< bytes of one message, across all its fragments
+};
+
+enum class FeedStatus {
+  kOk,      ///< all bytes consumed; more may follow
+  kClosed,  ///< a close frame was delivered; bytes after it were ignored
+  kFail,    ///< the connection must be failed with `close_code`
+};
+
+struct FeedResult {
+  FeedStatus status = FeedStatus::kOk;
+  uint16_t close_code = 0;  ///< with kFail: 1002, 1007 or 1009
+};
+
+class ReaderState;  // a wslay frame context and the state of a message in progress
+
+class FramerPool {
+ public:
+  /// `keep_free`: how many idle ReaderStates the pool keeps for reuse; more are freed.
+  explicit FramerPool(FramerLimits limits = {}, size_t keep_free = 64);
+  ~FramerPool();
+  FramerPool(const FramerPool&) = delete;
+  FramerPool& operator=(const FramerPool&) = delete;
+
+  /// Decodes `bytes` received on one connection whose handle is `state` (null while the
+  /// connection has nothing in progress), calling `sink` for each complete message and
+  /// control frame in order. On return `state` is null again unless a frame or a
+  /// fragmented message is still incomplete. After kClosed or kFail, `state` is null and
+  /// the connection must not be fed again.
+  FeedResult feed(ReaderState*& state, std::span<const uint8_t> bytes, FrameSink& sink);
+
+  /// Gives back the state of a connection that closes with something in progress.
+  void release(ReaderState*& state);
+
+  size_t lent() const { return lent_; }
+  size_t pooled() const { return free_.size(); }
+  const FramerLimits& limits() const { return limits_; }
+
+ private:
+  ReaderState* acquire();
+  FramerLimits limits_;
+  size_t keep_free_;
+  size_t lent_ = 0;
+  std::vector<ReaderState*> free_;
+};
+
+/// Bytes of the header of an unmasked server frame carrying `payload_length` bytes: 2..10.
+size_t frame_header_size(uint64_t payload_length);
+
+/// Writes the header of an unmasked server frame (FIN set unless `fin` is false) and
+/// returns its length.
+size_t write_frame_header(uint8_t* out, Opcode opcode, uint64_t payload_length, bool fin = true);
+
+/// A complete unmasked server frame holding `payload`, ready to queue for any number of
+/// connections; nullptr if out of memory.
+SharedFrame* make_frame(Opcode opcode, std::span<const uint8_t> payload);
+
+/// A close frame with `code` and `reason` (truncated so the payload fits 125 bytes on a
+/// UTF-8 boundary). Code 1005 means "no status" and produces an empty payload.
+SharedFrame* make_close_frame(uint16_t code, std::string_view reason = {});
+
+}  // namespace ringws
