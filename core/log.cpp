@@ -1,0 +1,32 @@
+#include "core/log.h"
+
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace ringws {
+
+void log_event(LogLevel level, const char* event, const char* fields_fmt, ...) {
+  static const char* const kNames[] = {"debug", "info", "warn", "error"};
+  char fields[1024] = "";
+  if (fields_fmt) {
+    va_list ap;
+    va_start(ap, fields_fmt);
+    std::vsnprintf(fields, sizeof fields, fields_fmt, ap);
+    va_end(ap);
+  }
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm utc;
+  gmtime_r(&ts.tv_sec, &utc);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &utc);
+  // One write per line, under a lock, so reactor threads never interleave a line.
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  std::fprintf(stdout, "{\"level\":\"%s\",\"time\":\"%s.%03ldZ\",\"event\":\"%s\"%s%s}\n",
+               kNames[static_cast<int>(level)], when, ts.tv_nsec / 1000000, event, fields[0] ? "," : "", fields);
+  std::fflush(stdout);
+}
+
+}  // namespace ringws

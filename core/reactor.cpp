@@ -1,0 +1,777 @@
+#include "core/reactor.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "core/log.h"
+#include "core/op.h"
+#include "proto/http_request.h"
+#include "proto/http_response.h"
+
+namespace ringws {
+
+namespace {
+
+constexpr unsigned kSqEntries = 4096;
+constexpr uint16_t kBufferGroup = 0;
+constexpr size_t kCqeBatch = 256;
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+/// Connections one ring can hold: its fixed-file table is capped by RLIMIT_NOFILE.
+uint32_t table_size(const Config& config) {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  uint32_t n = rl.rlim_cur > 1u << 24 ? 1u << 24 : static_cast<uint32_t>(rl.rlim_cur);
+  if (config.max_connections && config.max_connections < n) n = config.max_connections;
+  return n;
+}
+
+int open_listening_socket(const Config& config, uint16_t port, uint16_t& bound_port) {
+  sockaddr_storage addr{};
+  socklen_t len;
+  int family;
+  if (inet_pton(AF_INET6, config.host.c_str(), &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr) == 1) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    a6->sin6_family = family = AF_INET6;
+    a6->sin6_port = htons(port);
+    len = sizeof(sockaddr_in6);
+  } else if (inet_pton(AF_INET, config.host.c_str(), &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr) == 1) {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
+    a4->sin_family = family = AF_INET;
+    a4->sin_port = htons(port);
+    len = sizeof(sockaddr_in);
+  } else {
+    return -EINVAL;
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  // Accepted sockets inherit TCP_NODELAY from the listener on Linux: small frames go out
+  // at once, which direct descriptors could otherwise only set through a uring_cmd.
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0 || listen(fd, 4096) < 0) {
+    int err = -errno;
+    ::close(fd);
+    return err;
+  }
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  bound_port = ntohs(family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  return fd;
+}
+
+}  // namespace
+
+Reactor::Reactor(const Config& config, unsigned id, std::unique_ptr<App> app)
+    : config_(config),
+      id_(id),
+      app_(std::move(app)),
+      max_connections_(table_size(config)),
+      slab_(max_connections_),
+      wheel_(256, &Reactor::resolve_timer, this),
+      framer_(FramerLimits{config.max_message}) {
+  tick_interval_.tv_sec = 1;
+}
+
+Reactor::~Reactor() {
+  if (ring_ready_) io_uring_queue_exit(&ring_);
+  // After the ring is gone no operation names a slot: release what the slots still hold.
+  for (uint32_t i = 0; i < slab_.high_water(); ++i)
+    if (Connection* c = slab_.get(i)) free_slot(*c, i);
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+int Reactor::open_listener(uint16_t& port) {
+  uint16_t bound = 0;
+  int fd = open_listening_socket(config_, port, bound);
+  if (fd < 0) return fd;
+  listen_fd_ = fd;
+  port = bound;
+  return 0;
+}
+
+int Reactor::setup_ring(const char*& what) {
+  what = "io_uring_setup";
+  int ret = ringws::setup_ring(ring_, kSqEntries, max_connections_, features_);
+  if (ret < 0) return ret;
+  ring_ready_ = true;
+  what = "provided buffer ring";
+  ret = buffers_.init(ring_, kBufferGroup, config_.buffer_count, config_.buffer_size);
+  if (ret < 0) return ret;
+  what = "eventfd";
+  wake_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (wake_fd_ < 0) return -errno;
+  return 0;
+}
+
+io_uring_sqe* Reactor::get_sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  while (!sqe) {
+    // The SQ is full: hand what is queued to the kernel and take a fresh slot.
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+void Reactor::request_stop() {
+  uint64_t one = 1;
+  // A failed write means the counter is already non-zero: the reactor will wake anyway.
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+// ---------------------------------------------------------------------------------------
+// Submissions
+
+void Reactor::arm_accept() {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_multishot_accept_direct(sqe, listen_fd_, nullptr, nullptr, 0);
+  io_uring_sqe_set_data64(sqe, encode_op(Op::kAccept));
+  accept_armed_ = true;
+}
+
+void Reactor::arm_poll(Connection& c, uint32_t index) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_poll_multishot(sqe, static_cast<int>(index), POLLIN | POLLRDHUP);
+  sqe->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sqe, encode_conn(Op::kPoll, index, slab_.generation(index)));
+  c.flags |= kPollArmed;
+  ++c.ops_in_flight;
+}
+
+void Reactor::submit_recv(Connection& c, uint32_t index) {
+  io_uring_sqe* sqe = get_sqe();
+  // MSG_DONTWAIT: if the data is gone, fail with -EAGAIN instead of arming the receive,
+  // which would hold ~864 B of kernel memory while the connection idles.
+  io_uring_prep_recv(sqe, static_cast<int>(index), nullptr, buffers_.buffer_size(), MSG_DONTWAIT);
+  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+  sqe->buf_group = buffers_.group();
+  io_uring_sqe_set_data64(sqe, encode_conn(Op::kRecv, index, slab_.generation(index)));
+  c.flags = static_cast<uint8_t>((c.flags | kRecvInFlight) & ~kRecvAgain);
+  ++c.ops_in_flight;
+}
+
+void Reactor::submit_send(Connection& c, uint32_t index) {
+  SendNode* head = c.send_head;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_send(sqe, static_cast<int>(index), head->frame->data() + c.send_offset,
+                     head->frame->size() - c.send_offset, MSG_NOSIGNAL);
+  sqe->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sqe, encode_conn(Op::kSend, index, slab_.generation(index)));
+  c.flags |= kSendInFlight;
+  ++c.ops_in_flight;
+}
+
+void Reactor::submit_tick() {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_timeout(sqe, &tick_interval_, 0, 0);
+  io_uring_sqe_set_data64(sqe, encode_op(Op::kTick));
+}
+
+void Reactor::submit_wake_read() {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof wake_value_, 0);
+  io_uring_sqe_set_data64(sqe, encode_op(Op::kWake));
+}
+
+void Reactor::post_cross(Reactor& peer, SharedFrame* frame) {
+  io_uring_sqe* sqe = get_sqe();
+  // The peer receives a CQE whose user_data names the frame; it owns one reference.
+  io_uring_prep_msg_ring(sqe, peer.ring_.ring_fd, 0, encode_ptr(Op::kCrossFrame, frame), 0);
+  io_uring_sqe_set_data64(sqe, encode_ptr(Op::kCrossSent, frame, static_cast<uint8_t>(peer.id_)));
+}
+
+// ---------------------------------------------------------------------------------------
+// The loop
+
+void Reactor::run() {
+  start_ns_ = monotonic_ns();
+  arm_accept();
+  submit_tick();
+  submit_wake_read();
+  io_uring_cqe* batch[kCqeBatch];
+  io_uring_cqe copies[kCqeBatch];
+  for (;;) {
+    if (stopping_ && slab_.live_count() == 0) break;
+    int ret = io_uring_submit_and_wait(&ring_, 1);
+    if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+      log_event(LogLevel::kError, "io_uring_enter_failed", "\"reactor\":%u,\"error\":\"%s\"", id_, strerror(-ret));
+      break;
+    }
+    now_ = static_cast<uint32_t>((monotonic_ns() - start_ns_) / 1000000000ull);
+    // Harvest a batch, hand the CQ slots back, then act (STYLE.md habit 4): handlers may
+    // submit, and submissions may need the CQ space.
+    unsigned n;
+    while ((n = io_uring_peek_batch_cqe(&ring_, batch, kCqeBatch)) > 0) {
+      for (unsigned i = 0; i < n; ++i) copies[i] = *batch[i];
+      io_uring_cq_advance(&ring_, n);
+      for (unsigned i = 0; i < n; ++i) handle(copies[i]);
+    }
+    wheel_.advance(now_, &Reactor::on_timer);
+    // Receives that found the buffer ring empty retry once buffers came back.
+    buffers_.publish();
+    if (!parked_.empty()) {
+      std::vector<uint32_t> retry;
+      retry.swap(parked_);
+      for (uint32_t index : retry) {
+        Connection* c = slab_.get(index);
+        if (!c || !(c->flags & kParked)) continue;
+        c->flags &= static_cast<uint8_t>(~kParked);
+        if (c->state != ConnState::kTeardown && !(c->flags & kRecvInFlight)) submit_recv(*c, index);
+      }
+    }
+    if (stopping_ && static_cast<int32_t>(now_ - drain_deadline_) >= 0) {
+      // The drain window is over: whoever has not closed yet is cut off.
+      for (uint32_t i = 0; i < slab_.high_water(); ++i)
+        if (Connection* c = slab_.get(i)) teardown(*c, i);
+      if (static_cast<int32_t>(now_ - drain_deadline_) > 5) break;  // the kernel never answered
+    }
+  }
+}
+
+void Reactor::handle(const io_uring_cqe& cqe) {
+  uint64_t ud = cqe.user_data;
+  switch (op_of(ud)) {
+    case Op::kAccept:
+      on_accept(cqe);
+      return;
+    case Op::kTick:
+      if (!stopping_ || slab_.live_count() > 0) submit_tick();
+      return;
+    case Op::kWake:
+      begin_stop();
+      return;
+    case Op::kCancel:
+      return;
+    case Op::kCrossFrame:
+      on_cross_frame(pointer_of<SharedFrame>(ud));
+      return;
+    case Op::kCrossSent: {
+      auto* frame = pointer_of<SharedFrame>(ud);
+      if (cqe.res >= 0) return;
+      Reactor* peer = extra_of(ud) < peers_.size() ? peers_[extra_of(ud)] : nullptr;
+      if (peer && (cqe.res == -EOVERFLOW || cqe.res == -EAGAIN)) {
+        post_cross(*peer, frame);  // the peer's CQ was full: try again
+      } else {
+        log_event(LogLevel::kWarn, "cross_reactor_post_failed", "\"reactor\":%u,\"error\":\"%s\"", id_,
+                  strerror(-cqe.res));
+        frame->release();
+      }
+      return;
+    }
+    case Op::kPoll:
+    case Op::kRecv:
+    case Op::kSend:
+    case Op::kClose:
+      break;
+  }
+  uint32_t index = index_of(ud);
+  Connection* c = slab_.get(index, generation_of(ud));
+  if (!c) return;  // late completion for a slot since reused: nothing to do
+  switch (op_of(ud)) {
+    case Op::kPoll:
+      on_poll(*c, index, cqe);
+      break;
+    case Op::kRecv:
+      on_recv(*c, index, cqe);
+      break;
+    case Op::kSend:
+      on_send(*c, index, cqe);
+      break;
+    case Op::kClose:
+      op_done(*c, index);
+      break;
+    default:
+      break;
+  }
+}
+
+void Reactor::op_done(Connection& c, uint32_t index) {
+  --c.ops_in_flight;
+  // Freed here, not at the end of the iteration: the kernel may hand this index to the
+  // next accept as soon as the close completed, possibly within this same batch.
+  if (c.ops_in_flight == 0 && c.state == ConnState::kTeardown) free_slot(c, index);
+}
+
+void Reactor::on_accept(const io_uring_cqe& cqe) {
+  if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;
+  if (cqe.res < 0) {
+    if (cqe.res != -ECANCELED) {
+      stats_.accept_errors.fetch_add(1, std::memory_order_relaxed);
+      if (cqe.res == -ENFILE || cqe.res == -EMFILE)
+        log_event(LogLevel::kWarn, "connection_table_full", "\"reactor\":%u,\"capacity\":%u", id_, max_connections_);
+    }
+  } else {
+    uint32_t index = static_cast<uint32_t>(cqe.res);
+    Connection* c = stopping_ ? nullptr : slab_.emplace_at(index);
+    if (!c) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_close_direct(sqe, index);
+      io_uring_sqe_set_data64(sqe, encode_op(Op::kCancel));
+    } else {
+      stats_.accepted.fetch_add(1, std::memory_order_relaxed);
+      c->last_rx = now_;
+      wheel_.schedule(index, now_ + config_.handshake_timeout);
+      arm_poll(*c, index);
+    }
+  }
+  // A full table ends the multishot: it is re-armed here, and the next accept waits for a
+  // close to free an index (the listener's backlog holds the clients meanwhile).
+  if (!accept_armed_ && !stopping_) arm_accept();
+}
+
+void Reactor::on_poll(Connection& c, uint32_t index, const io_uring_cqe& cqe) {
+  bool ended = !(cqe.flags & IORING_CQE_F_MORE);
+  if (ended) c.flags &= static_cast<uint8_t>(~kPollArmed);
+  if (c.state != ConnState::kTeardown) {
+    if (cqe.res > 0 || (cqe.res < 0 && cqe.res != -ECANCELED)) {
+      if (c.flags & kRecvInFlight)
+        c.flags |= kRecvAgain;
+      else if (!(c.flags & kParked))
+        submit_recv(c, index);
+    }
+    // A multishot poll ends on CQ overflow or when the kernel drops it: re-arm. An error
+    // ends the connection (the receive it triggered reports the cause).
+    if (ended && cqe.res >= 0) arm_poll(c, index);
+  }
+  if (ended) op_done(c, index);
+}
+
+void Reactor::on_recv(Connection& c, uint32_t index, const io_uring_cqe& cqe) {
+  c.flags &= static_cast<uint8_t>(~kRecvInFlight);
+  int res = cqe.res;
+  if (res > 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
+    uint16_t bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    if (c.state != ConnState::kTeardown) {
+      c.last_rx = now_;
+      c.flags &= static_cast<uint8_t>(~kPingSent);
+      stats_.bytes_in.fetch_add(static_cast<uint64_t>(res), std::memory_order_relaxed);
+      handle_bytes(c, index, {buffers_.buffer(bid), static_cast<size_t>(res)});
+    }
+    // Every byte was parsed or copied out: the buffer goes straight back to the ring.
+    buffers_.recycle(bid);
+    // A full buffer likely left more behind; a readiness that arrived meanwhile too.
+    if (c.state != ConnState::kTeardown &&
+        (static_cast<uint32_t>(res) == buffers_.buffer_size() || (c.flags & kRecvAgain)))
+      submit_recv(c, index);
+  } else if (res == -EAGAIN || res == -EINTR) {
+    if ((c.flags & kRecvAgain) && c.state != ConnState::kTeardown) submit_recv(c, index);
+  } else if (res == -ENOBUFS) {
+    // The ring ran dry: not the connection's fault. Retry when buffers come back.
+    stats_.buffer_starvations.fetch_add(1, std::memory_order_relaxed);
+    if (c.state != ConnState::kTeardown && !(c.flags & kParked)) {
+      c.flags |= kParked;
+      parked_.push_back(index);
+    }
+  } else if (res != -ECANCELED) {
+    // 0 is end of stream (the peer closed without a close frame), the rest are errors.
+    teardown(c, index);
+  }
+  op_done(c, index);
+}
+
+void Reactor::on_send(Connection& c, uint32_t index, const io_uring_cqe& cqe) {
+  c.flags &= static_cast<uint8_t>(~kSendInFlight);
+  if (cqe.res < 0) {
+    if (cqe.res != -ECANCELED) teardown(c, index);
+    op_done(c, index);
+    return;
+  }
+  stats_.bytes_out.fetch_add(static_cast<uint64_t>(cqe.res), std::memory_order_relaxed);
+  c.send_offset += static_cast<uint32_t>(cqe.res);
+  c.queued_bytes -= static_cast<uint32_t>(cqe.res);
+  SendNode* head = c.send_head;
+  if (c.send_offset == head->frame->size()) {
+    c.send_head = head->next;
+    if (!c.send_head) c.send_tail = nullptr;
+    head->frame->release();
+    send_nodes_.release(head);
+    c.send_offset = 0;
+  }
+  if (c.state != ConnState::kTeardown) {
+    if (c.send_head)
+      submit_send(c, index);
+    else if (c.flags & kCloseAfterSend)
+      teardown(c, index);
+  }
+  op_done(c, index);
+}
+
+TimerLink& Reactor::resolve_timer(void* self, uint32_t index) {
+  return static_cast<Reactor*>(self)->slab_.get(index)->timer;
+}
+
+void Reactor::on_timer(void* self_ptr, uint32_t index) {
+  auto& self = *static_cast<Reactor*>(self_ptr);
+  Connection* c = self.slab_.get(index);
+  if (!c) return;
+  const Config& cfg = self.config_;
+  switch (c->state) {
+    case ConnState::kHandshake:
+      self.stats_.handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
+      self.teardown(*c, index);
+      return;
+    case ConnState::kClosing:
+      self.teardown(*c, index);  // the peer never answered our close, or never read it
+      return;
+    case ConnState::kTeardown:
+      return;
+    case ConnState::kOpen:
+      break;
+  }
+  uint32_t silent = self.now_ - c->last_rx;
+  if (silent >= cfg.idle_timeout) {
+    self.stats_.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+    self.start_close(*c, index, 1001, "idle timeout", false);
+    return;
+  }
+  if (silent >= cfg.ping_interval && !(c->flags & kPingSent)) {
+    c->flags |= kPingSent;
+    if (SharedFrame* ping = make_frame(Opcode::kPing, {})) self.enqueue(*c, index, ping, true);
+    if (c->state != ConnState::kOpen) return;
+  }
+  self.schedule_next_deadline(*c, index);
+}
+
+void Reactor::schedule_next_deadline(Connection& c, uint32_t index) {
+  uint32_t due = c.flags & kPingSent ? c.last_rx + config_.idle_timeout : c.last_rx + config_.ping_interval;
+  wheel_.schedule(index, due);
+}
+
+// ---------------------------------------------------------------------------------------
+// Bytes in
+
+void Reactor::handle_bytes(Connection& c, uint32_t index, std::span<const uint8_t> bytes) {
+  switch (c.state) {
+    case ConnState::kHandshake:
+      handle_handshake(c, index, bytes);
+      return;
+    case ConnState::kOpen:
+      feed_framer(c, index, bytes);
+      return;
+    case ConnState::kClosing:
+      // Waiting for the peer's close frame; anything else it sends is read and dropped.
+      if (!(c.flags & kCloseAfterSend)) feed_framer(c, index, bytes);
+      return;
+    case ConnState::kTeardown:
+      return;
+  }
+}
+
+void Reactor::handle_handshake(Connection& c, uint32_t index, std::span<const uint8_t> bytes) {
+  const uint32_t capacity = config_.max_header_bytes;
+  if (!c.handshake) {
+    c.handshake = static_cast<HandshakeBuffer*>(std::malloc(sizeof(HandshakeBuffer) + capacity));
+    if (!c.handshake) {
+      teardown(c, index);
+      return;
+    }
+    c.handshake->length = 0;
+  }
+  HandshakeBuffer& hs = *c.handshake;
+  size_t take = bytes.size() < capacity - hs.length ? bytes.size() : capacity - hs.length;
+  std::memcpy(hs.bytes + hs.length, bytes.data(), take);
+  hs.length += static_cast<uint32_t>(take);
+
+  HttpRequest request;
+  HttpParseResult parsed = parse_http_request({hs.bytes, hs.length}, capacity, request);
+  if (parsed.status == HttpParse::kPartial) {
+    if (take < bytes.size()) respond_and_close(c, index, 431);  // cannot happen: the parser caps
+    return;
+  }
+  if (parsed.status == HttpParse::kError) {
+    respond_and_close(c, index, parsed.error_status ? parsed.error_status : 400);
+    return;
+  }
+  RequestVerdict verdict = classify_request(request);
+  if (verdict.kind == RequestKind::kReject) {
+    respond_and_close(c, index, verdict.status);
+    return;
+  }
+  if (verdict.kind == RequestKind::kPlainGet) {
+    std::string_view path = request.target.substr(0, request.target.find('?'));
+    if (path == "/healthz")
+      respond_and_close(c, index, stopping_ ? 503 : 200, stopping_ ? "draining\n" : "ok\n");
+    else
+      respond_and_close(c, index, 404);
+    return;
+  }
+  if (stopping_) {
+    respond_and_close(c, index, 503);
+    return;
+  }
+  // Upgrade: answer 101, give the request buffer back, and pass on what followed the head.
+  char accept[kMax101Bytes];
+  size_t n = write_switching_protocols(request.sec_websocket_key, accept);
+  SharedFrame* response = SharedFrame::create(static_cast<uint32_t>(n));
+  if (!response) {
+    teardown(c, index);
+    return;
+  }
+  std::memcpy(response->data(), accept, n);
+  size_t head = request.head_bytes;
+  HandshakeBuffer* buffer = c.handshake;  // request's views point into it until freed below
+  c.state = ConnState::kOpen;
+  c.reader = nullptr;
+  stats_.upgraded.fetch_add(1, std::memory_order_relaxed);
+  enqueue(c, index, response, true);
+  schedule_next_deadline(c, index);
+  app_->on_open(*this, id_of(index), request.target);
+  if (c.state == ConnState::kOpen && head < buffer->length)
+    feed_framer(c, index, {reinterpret_cast<const uint8_t*>(buffer->bytes) + head, buffer->length - head});
+  std::free(buffer);
+  if (c.state == ConnState::kOpen && take < bytes.size()) feed_framer(c, index, bytes.subspan(take));
+}
+
+void Reactor::respond_and_close(Connection& c, uint32_t index, int status, std::string_view body) {
+  if (status >= 400) stats_.handshakes_refused.fetch_add(1, std::memory_order_relaxed);
+  std::free(c.handshake);
+  c.handshake = nullptr;
+  std::string text = simple_response(status, body);
+  SharedFrame* frame = SharedFrame::create(static_cast<uint32_t>(text.size()));
+  if (!frame) {
+    teardown(c, index);
+    return;
+  }
+  std::memcpy(frame->data(), text.data(), text.size());
+  c.state = ConnState::kClosing;
+  c.flags |= kCloseAfterSend;
+  c.reader = nullptr;
+  wheel_.schedule(index, now_ + config_.close_timeout);
+  enqueue(c, index, frame, true);
+}
+
+void Reactor::feed_framer(Connection& c, uint32_t index, std::span<const uint8_t> bytes) {
+  current_ = index;
+  FeedResult result = framer_.feed(c.reader, bytes, *this);
+  current_ = kNoSlot;
+  if (result.status == FeedStatus::kFail && c.state != ConnState::kTeardown) {
+    stats_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    start_close(c, index, result.close_code, {}, false);
+  }
+}
+
+// FrameSink -----------------------------------------------------------------------------
+
+void Reactor::on_message(Opcode opcode, std::span<const uint8_t> payload) {
+  Connection* c = slab_.get(current_);
+  if (!c || c->state != ConnState::kOpen) return;
+  stats_.messages_in.fetch_add(1, std::memory_order_relaxed);
+  app_->on_message(*this, id_of(current_), opcode, payload);
+}
+
+void Reactor::on_ping(std::span<const uint8_t> payload) {
+  Connection* c = slab_.get(current_);
+  if (!c || c->state != ConnState::kOpen) return;
+  if (SharedFrame* pong = make_frame(Opcode::kPong, payload)) enqueue(*c, current_, pong, true);
+}
+
+void Reactor::on_pong(std::span<const uint8_t>) {}  // its arrival already counted as activity
+
+void Reactor::on_close(uint16_t code, std::string_view /*reason*/) {
+  uint32_t index = current_;
+  Connection* c = slab_.get(index);
+  if (!c) return;
+  c->flags |= kCloseReceived;
+  if (c->state == ConnState::kClosing) {
+    // The answer to our close: the handshake is complete once our frame is out.
+    c->flags |= kCloseAfterSend;
+    if (!c->send_head) teardown(*c, index);
+    return;
+  }
+  // Echo the peer's status code (RFC 6455 section 5.5.1); none for a close without one.
+  start_close(*c, index, code, {}, false);
+}
+
+// ---------------------------------------------------------------------------------------
+// Bytes out and closing
+
+bool Reactor::enqueue(Connection& c, uint32_t index, SharedFrame* frame, bool exempt_from_cap) {
+  if (c.state == ConnState::kTeardown) {
+    frame->release();
+    return false;
+  }
+  if (!exempt_from_cap && uint64_t(c.queued_bytes) + frame->size() > config_.max_backlog) {
+    frame->release();
+    stats_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
+    // Drop what is queued but not yet being sent, then say why we close (1008).
+    SharedFrame* in_flight_frame = nullptr;
+    SendNode* n = c.send_head;
+    if (n && (c.flags & kSendInFlight)) {
+      in_flight_frame = n->frame;
+      n = n->next;
+      c.send_head->next = nullptr;
+      c.send_tail = c.send_head;
+      c.queued_bytes = in_flight_frame->size() - c.send_offset;
+    } else {
+      c.send_head = c.send_tail = nullptr;
+      c.queued_bytes = 0;
+      c.send_offset = 0;
+    }
+    while (n) {
+      SendNode* next = n->next;
+      n->frame->release();
+      send_nodes_.release(n);
+      n = next;
+    }
+    start_close(c, index, 1008, "slow consumer", false);
+    return false;
+  }
+  SendNode* node = send_nodes_.acquire();
+  if (!node) {
+    frame->release();
+    teardown(c, index);
+    return false;
+  }
+  node->frame = frame;
+  if (c.send_tail)
+    c.send_tail->next = node;
+  else
+    c.send_head = node;
+  c.send_tail = node;
+  c.queued_bytes += frame->size();
+  stats_.messages_out.fetch_add(1, std::memory_order_relaxed);
+  if (!(c.flags & kSendInFlight)) submit_send(c, index);
+  return true;
+}
+
+void Reactor::start_close(Connection& c, uint32_t index, uint16_t code, std::string_view reason, bool wait_for_peer) {
+  if (c.state != ConnState::kOpen) return;
+  app_->on_close(*this, id_of(index));
+  c.state = ConnState::kClosing;
+  // After a failure or the peer's own close, our frame is the last word; after a close we
+  // start, the peer may answer before the close deadline.
+  if (!wait_for_peer || (c.flags & kCloseReceived)) c.flags |= kCloseAfterSend;
+  wheel_.schedule(index, now_ + config_.close_timeout);
+  SharedFrame* frame = make_close_frame(code, reason);
+  if (!frame) {
+    teardown(c, index);
+    return;
+  }
+  enqueue(c, index, frame, true);
+}
+
+void Reactor::teardown(Connection& c, uint32_t index) {
+  if (c.state == ConnState::kTeardown) return;
+  if (c.state == ConnState::kOpen) app_->on_close(*this, id_of(index));
+  if (c.state == ConnState::kHandshake) {
+    // Only user space names the request buffer: give it back now.
+    std::free(c.handshake);
+    c.handshake = nullptr;
+  }
+  c.state = ConnState::kTeardown;
+  stats_.closed.fetch_add(1, std::memory_order_relaxed);
+  wheel_.cancel(index);
+  // Cancel whatever is armed on the descriptor, then close it. A hard link: the close runs
+  // even when there was nothing to cancel.
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel_fd(sqe, static_cast<int>(index), IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+  io_uring_sqe_set_data64(sqe, encode_op(Op::kCancel));
+  sqe->flags |= IOSQE_IO_HARDLINK;
+  sqe = get_sqe();
+  io_uring_prep_close_direct(sqe, index);
+  io_uring_sqe_set_data64(sqe, encode_conn(Op::kClose, index, slab_.generation(index)));
+  ++c.ops_in_flight;
+}
+
+void Reactor::free_slot(Connection& c, uint32_t index) {
+  // Teardown already freed a request buffer, so the union holds null or a reader.
+  if (c.state == ConnState::kHandshake)
+    std::free(c.handshake);
+  else if (c.reader)
+    framer_.release(c.reader);
+  for (SendNode* n = c.send_head; n;) {
+    SendNode* next = n->next;
+    n->frame->release();
+    send_nodes_.release(n);
+    n = next;
+  }
+  if (c.timer.linked()) wheel_.cancel(index);
+  // The kernel chose this index; emplace_at takes it again when the kernel reuses it.
+  slab_.free(index, /*recycle=*/false);
+}
+
+void Reactor::begin_stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  drain_deadline_ = now_ + config_.drain_seconds;
+  if (accept_armed_) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, encode_op(Op::kAccept), 0);
+    io_uring_sqe_set_data64(sqe, encode_op(Op::kCancel));
+  }
+  // The armed accept holds its own reference to the socket until the cancel completes.
+  ::close(listen_fd_);
+  listen_fd_ = -1;
+  for (uint32_t i = 0; i < slab_.high_water(); ++i) {
+    Connection* c = slab_.get(i);
+    if (!c) continue;
+    if (c->state == ConnState::kHandshake)
+      teardown(*c, i);
+    else if (c->state == ConnState::kOpen)
+      start_close(*c, i, 1001, "server shutting down", true);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The connection API
+
+void Reactor::send(ConnId id, SharedFrame* frame) {
+  Connection* c = resolve(id);
+  if (!c || c->state != ConnState::kOpen) {
+    frame->release();
+    return;
+  }
+  enqueue(*c, id.index, frame);
+}
+
+void Reactor::close(ConnId id, uint16_t code, std::string_view reason) {
+  if (Connection* c = resolve(id)) start_close(*c, id.index, code, reason, true);
+}
+
+void Reactor::broadcast(SharedFrame* frame) {
+  for (Reactor* peer : peers_) {
+    if (peer == this) continue;
+    frame->retain();
+    post_cross(*peer, frame);
+  }
+  on_cross_frame(frame);
+}
+
+void Reactor::on_cross_frame(SharedFrame* frame) {
+  // One frame, many references: count the recipients first, then take them in one add.
+  uint32_t recipients = 0;
+  for (uint32_t i = 0; i < slab_.high_water(); ++i)
+    if (Connection* c = slab_.get(i); c && c->state == ConnState::kOpen) ++recipients;
+  if (recipients) frame->retain(recipients);
+  for (uint32_t i = 0; i < slab_.high_water() && recipients; ++i) {
+    Connection* c = slab_.get(i);
+    if (c && c->state == ConnState::kOpen) {
+      enqueue(*c, i, frame);
+      --recipients;
+    }
+  }
+  while (recipients--) frame->release();  // recipients that closed during the walk
+  frame->release();
+}
+
+}  // namespace ringws

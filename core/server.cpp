@@ -1,0 +1,184 @@
+#include "core/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <latch>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/log.h"
+#include "core/reactor.h"
+
+namespace ringws {
+
+namespace {
+
+/// SO_REUSEPORT would let us share a port another process holds with the same option and
+/// user: bind once without it, so a taken port is an error and not a silent split.
+int check_port_free(const Config& config) {
+  if (config.port == 0) return 0;
+  sockaddr_storage addr{};
+  socklen_t len;
+  int family;
+  if (inet_pton(AF_INET6, config.host.c_str(), &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr) == 1) {
+    family = AF_INET6;
+    reinterpret_cast<sockaddr_in6*>(&addr)->sin6_family = AF_INET6;
+    reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(config.port);
+    len = sizeof(sockaddr_in6);
+  } else if (inet_pton(AF_INET, config.host.c_str(), &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr) == 1) {
+    family = AF_INET;
+    reinterpret_cast<sockaddr_in*>(&addr)->sin_family = AF_INET;
+    reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(config.port);
+    len = sizeof(sockaddr_in);
+  } else {
+    return -EINVAL;
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int ret = bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0 ? -errno : 0;
+  close(fd);
+  return ret;
+}
+
+const char* io_uring_hint(int err) {
+  switch (err) {
+    case EPERM:
+      return "io_uring is refused (a seccomp profile such as Docker's default, or kernel.io_uring_disabled)";
+    case ENOSYS:
+      return "this kernel has no io_uring";
+    case ENOMEM:
+      return "not enough locked memory for the rings (raise RLIMIT_MEMLOCK)";
+    case EMFILE:
+      return "the fixed-file table exceeds RLIMIT_NOFILE";
+    default:
+      return "io_uring set-up failed";
+  }
+}
+
+}  // namespace
+
+int run_server(const Config& config) {
+  // Direct-descriptor tables are capped by RLIMIT_NOFILE: take all the hard limit allows.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+
+  // Signals go to the main thread only: reactors block them, main waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (int err = check_port_free(config); err < 0) {
+    log_event(LogLevel::kError, "listen_failed", "\"host\":\"%s\",\"port\":%u,\"error\":\"%s\"", config.host.c_str(),
+              config.port, strerror(-err));
+    std::fprintf(stderr, "ringws: cannot listen on %s:%u: %s\n", config.host.c_str(), config.port, strerror(-err));
+    return kExitListen;
+  }
+
+  std::vector<std::unique_ptr<Reactor>> reactors;
+  std::vector<Reactor*> peers;
+  uint16_t port = config.port;
+  for (unsigned i = 0; i < threads; ++i) {
+    reactors.push_back(std::make_unique<Reactor>(config, i, make_app(config.app, config)));
+    // The first listener resolves port 0; the others join it with SO_REUSEPORT.
+    if (int err = reactors.back()->open_listener(port); err < 0) {
+      log_event(LogLevel::kError, "listen_failed", "\"host\":\"%s\",\"port\":%u,\"error\":\"%s\"",
+                config.host.c_str(), port, strerror(-err));
+      std::fprintf(stderr, "ringws: cannot listen on %s:%u: %s\n", config.host.c_str(), port, strerror(-err));
+      return kExitListen;
+    }
+    peers.push_back(reactors.back().get());
+  }
+  for (auto& r : reactors) r->set_peers(peers);
+
+  // Each ring is set up on its own thread (SINGLE_ISSUER); main waits for all of them
+  // before it announces the port, and lets the threads run only if every one succeeded.
+  struct SetupResult {
+    int err = 0;
+    const char* what = "";
+  };
+  std::vector<SetupResult> results(threads);
+  std::latch set_up(threads), go(1);
+  std::atomic<bool> proceed{false};
+  std::atomic<unsigned> running{threads};
+  std::vector<std::thread> workers;
+  for (unsigned i = 0; i < threads; ++i) {
+    Reactor* reactor = reactors[i].get();
+    workers.emplace_back([reactor, i, &results, &set_up, &go, &proceed, &running] {
+      results[i].err = reactor->setup_ring(results[i].what);
+      set_up.count_down();
+      go.wait();
+      if (proceed.load()) reactor->run();
+      running.fetch_sub(1);
+    });
+  }
+  set_up.wait();
+  for (unsigned i = 0; i < threads; ++i) {
+    if (results[i].err == 0) continue;
+    int err = -results[i].err;
+    log_event(LogLevel::kError, "setup_failed", "\"reactor\":%u,\"step\":\"%s\",\"error\":\"%s\"", i,
+              results[i].what, strerror(err));
+    std::fprintf(stderr, "ringws: %s: %s: %s\n", results[i].what, strerror(err), io_uring_hint(err));
+    go.count_down();
+    for (auto& w : workers) w.join();
+    return kExitIoUring;
+  }
+  proceed.store(true);
+  go.count_down();
+
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  log_event(LogLevel::kInfo, "listening",
+            "\"host\":\"%s\",\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"io_uring\",\"ring_flags\":\"%s\","
+            "\"connections_per_reactor\":%llu",
+            config.host.c_str(), port, threads, config.app.c_str(), reactors[0]->features().describe().c_str(),
+            static_cast<unsigned long long>(config.max_connections && config.max_connections < nofile.rlim_cur
+                                                ? config.max_connections
+                                                : nofile.rlim_cur));
+
+  int exit_code = kExitOk;
+  for (;;) {
+    timespec wait{1, 0};
+    int sig = sigtimedwait(&stop_signals, nullptr, &wait);
+    if (sig == SIGINT || sig == SIGTERM) {
+      log_event(LogLevel::kInfo, "stopping", "\"signal\":\"%s\",\"drain_seconds\":%u",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", config.drain_seconds);
+      break;
+    }
+    if (running.load() < threads) {
+      // A reactor returned without being asked to: stop the rest and report it.
+      exit_code = kExitRuntime;
+      break;
+    }
+  }
+  for (auto& r : reactors) r->request_stop();
+  for (auto& w : workers) w.join();
+  uint64_t accepted = 0, closed = 0;
+  for (auto& r : reactors) {
+    accepted += r->stats().accepted.load();
+    closed += r->stats().closed.load();
+  }
+  log_event(LogLevel::kInfo, "stopped", "\"accepted\":%llu,\"closed\":%llu,\"exit_code\":%d",
+            static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(closed), exit_code);
+  return exit_code;
+}
+
+}  // namespace ringws

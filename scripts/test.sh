@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds ringws and runs every test: unit tests (GoogleTest), integration tests with real
+# clients (python3-websockets, Node's ws), and the conformance suite; then the same again in
+# an AddressSanitizer + UndefinedBehaviorSanitizer build. Exits non-zero on any failure.
+# Usage: scripts/test.sh [--no-sanitize]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+jobs=$(nproc)
+run_suite() {  # $1 = build dir, rest = extra cmake args
+  local dir=$1; shift
+  echo "==> configure and build ($dir)"
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  echo "==> unit tests ($dir)"
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs"
+  echo "==> integration and conformance tests ($dir)"
+  tests/run-integration.sh "$dir/ringws"
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=Release
+if [[ "${1:-}" != "--no-sanitize" ]]; then
+  # halt_on_error: a sanitizer report fails the run instead of scrolling past.
+  export ASAN_OPTIONS=abort_on_error=1:halt_on_error=1:detect_leaks=1
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DRINGWS_SANITIZE=ON -DRINGWS_BENCH=OFF
+fi
+echo "==> all tests passed"
