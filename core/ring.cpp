@@ -88,7 +88,11 @@ int BufferRing::init(io_uring& ring, uint16_t group, uint32_t count, uint32_t si
     br_ = nullptr;
     return ret;
   }
-  void* b = mmap(nullptr, size_t(count) * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // MAP_POPULATE: the ring hands buffers out in turn, so all of them are touched soon
+  // anyway; committing them up front makes them a fixed cost of the reactor, visible at
+  // start, instead of a cost that seems to grow with the first thousand connections.
+  void* b = mmap(nullptr, size_t(count) * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                 -1, 0);
   if (b == MAP_FAILED) return -errno;
   base_ = static_cast<uint8_t*>(b);
   io_uring_buf_ring_init(br_);
