@@ -1,0 +1,71 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace ringws {
+namespace {
+
+struct Parsed {
+  int code;
+  bool exit_now;
+  Config config;
+};
+
+Parsed parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "ringws");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  Parsed p{};
+  p.code = parse_config(static_cast<int>(argv.size()), argv.data(), p.config, p.exit_now);
+  return p;
+}
+
+TEST(Config, DefaultsMatchTheDesign) {
+  Parsed p = parse({});
+  EXPECT_FALSE(p.exit_now);
+  EXPECT_EQ(p.config.port, 8080);
+  EXPECT_EQ(p.config.app, "echo");
+  EXPECT_EQ(p.config.max_message, 1u << 20);
+  EXPECT_EQ(p.config.max_header_bytes, 8192u);
+  EXPECT_EQ(p.config.handshake_timeout, 10u);
+  EXPECT_EQ(p.config.ping_interval, 25u);
+  EXPECT_EQ(p.config.idle_timeout, 85u);  // the ALB's 60 s plus one ping interval
+  EXPECT_EQ(p.config.max_backlog, 1u << 20);
+}
+
+TEST(Config, ParsesEveryOption) {
+  Parsed p = parse({"--host", "::1", "--port", "0", "--threads", "3", "--app", "shootout", "--max-message", "4096",
+                    "--max-header-bytes", "1024", "--handshake-timeout", "2", "--ping-interval", "1",
+                    "--idle-timeout", "3", "--max-backlog", "65536", "--buffer-count", "256"});
+  ASSERT_FALSE(p.exit_now);
+  EXPECT_EQ(p.config.host, "::1");
+  EXPECT_EQ(p.config.port, 0);
+  EXPECT_EQ(p.config.threads, 3u);
+  EXPECT_EQ(p.config.app, "shootout");
+  EXPECT_EQ(p.config.max_message, 4096u);
+  EXPECT_EQ(p.config.max_header_bytes, 1024u);
+  EXPECT_EQ(p.config.idle_timeout, 3u);
+  EXPECT_EQ(p.config.buffer_count, 256u);
+}
+
+TEST(Config, RejectsBadInputWithUsageExitCode) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--port", "65536"}, {"--port", "80x"}, {"--threads", "0"}, {"--app", "nope"}, {"--bogus", "1"},
+           {"--port"}, {"--buffer-count", "1000"}, {"--ping-interval", "30", "--idle-timeout", "30"}}) {
+    Parsed p = parse(args);
+    EXPECT_TRUE(p.exit_now) << args[0];
+    EXPECT_EQ(p.code, 2) << args[0];
+  }
+}
+
+TEST(Config, HelpExitsZero) {
+  Parsed p = parse({"--help"});
+  EXPECT_TRUE(p.exit_now);
+  EXPECT_EQ(p.code, 0);
+}
+
+}  // namespace
+}  // namespace ringws
