@@ -66,7 +66,8 @@ enum class Step { kOk, kPartial, kBad, kTooLarge };
 
 class Parser {
  public:
-  Parser(std::string_view window, HttpRequest& out) : p_(window.data()), begin_(p_), end_(p_ + window.size()), out_(out) {}
+  Parser(std::string_view window, HttpRequest& out)
+      : p_(window.data()), begin_(p_), end_(p_ + window.size()), out_(out) {}
 
   Step run() {
     if (Step s = request_line(); s != Step::kOk) return s;
@@ -216,7 +217,8 @@ class Parser {
 
 }  // namespace
 
-HttpParseResult parse_http_request(std::string_view bytes, size_t max_head_bytes, HttpRequest& out) {
+HttpParseResult parse_http_request(std::string_view bytes, size_t max_head_bytes,
+                                   HttpRequest& out) {
   out = HttpRequest{};
   // Only the first max_head_bytes can hold a head we accept; never look past them, so a
   // request that does not end within them is 431 however the rest of it looks.
