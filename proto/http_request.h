@@ -16,9 +16,14 @@ struct HttpRequest {
   std::string_view method;
   std::string_view target;  ///< origin-form: path plus optional ?query
   int minor_version = 1;    ///< HTTP/1.x
-  // The headers ringws acts on; values trimmed of surrounding spaces and tabs. A header
-  // that appears twice is joined only for the comma-list headers (Connection, Upgrade);
-  // for the others the first one wins, except Sec-WebSocket-Key which makes it an error.
+  // The headers ringws acts on; values trimmed of surrounding spaces and tabs, viewing
+  // into the caller's bytes. A header that appears twice: the parser allocates nothing, so
+  // it cannot join lines. For the comma-list headers (Connection, Upgrade) the field holds
+  // the first line whose list names the token ringws looks for ("upgrade", "websocket"),
+  // or else the first line, so header_list_contains() answers as it would on the joined
+  // list. X-Forwarded-For: the last line wins (its right-most entry is the nearest
+  // proxy's). Host and Sec-WebSocket-Key twice are errors (400; RFC 9112 section 3.2 for
+  // Host). For the others the first one wins.
   std::string_view host;
   std::string_view connection;
   std::string_view upgrade;
@@ -36,9 +41,17 @@ struct HttpParseResult {
 };
 
 /// Parses the request head at the start of `bytes`. kPartial means "need more bytes"; it is
-/// returned only while the head can still fit in `max_head_bytes`. Request bodies are not
-/// supported (a GET has none); bytes after the head belong to the caller (for a WebSocket,
-/// frames the client sent right after its handshake).
+/// returned only while the head can still fit in `max_head_bytes` (so never when
+/// bytes.size() > max_head_bytes), and bytes past max_head_bytes are never read. Request
+/// bodies are not supported (a GET has none): a Content-Length other than 0, or any
+/// Transfer-Encoding, is 400. Bytes after the head belong to the caller (for a WebSocket,
+/// frames the client sent right after its handshake) and are not in head_bytes.
+/// Strict where RFC 9112 allows it: lines end in CRLF (a bare LF, or a CR not followed by
+/// LF, is 400: parsers that disagree on line ends are how smuggling starts); method and
+/// header names are tokens; no whitespace before a colon; obs-fold and control characters
+/// in values are 400; the target must be origin-form ("/..."), the version HTTP/1.<digit>.
+/// More than 100 header lines is 431. `out` is reset on every call; its fields are
+/// meaningful only with kComplete.
 HttpParseResult parse_http_request(std::string_view bytes, size_t max_head_bytes, HttpRequest& out);
 
 /// What the server does with a complete request.
@@ -53,9 +66,13 @@ struct RequestVerdict {
 /// `upgrade`, a Host, a Sec-WebSocket-Key that is base64 of 16 bytes and
 /// Sec-WebSocket-Version 13 is an upgrade (any path); a wrong version is 426; a missing or
 /// malformed piece is 400; any method but GET is 405; a GET without Upgrade is plain.
+/// Details: an Upgrade list without "websocket" (h2c, say) is ignored, so the GET is plain
+/// (RFC 9110 section 7.8); a websocket upgrade over HTTP/1.0 is 400 (RFC 6455 section 4.1);
+/// a missing Sec-WebSocket-Version is 400, any version but 13 is 426, judged before the key.
 RequestVerdict classify_request(const HttpRequest& request);
 
-/// True if the comma-separated `list` holds `token`, compared case-insensitively.
+/// True if the comma-separated `list` holds `token`, compared case-insensitively; spaces
+/// and tabs around each element are ignored, empty elements skipped.
 bool header_list_contains(std::string_view list, std::string_view token);
 
 }  // namespace ringws

@@ -17,10 +17,12 @@ size_t write_switching_protocols(std::string_view sec_websocket_key, char* out);
 
 /// A complete response with `Connection: close`, a text/plain body of the reason phrase
 /// (or `body` when given), and the headers a status needs (Allow for 405,
-/// Sec-WebSocket-Version for 426).
+/// Sec-WebSocket-Version for 426). For statuses that carry a body (not 1xx, 204 or 304);
+/// a status outside 100-999 becomes 500.
 std::string simple_response(int status, std::string_view body = {},
                             std::string_view content_type = "text/plain; charset=utf-8");
 
+/// The standard reason phrase for `status`, or "Unknown".
 std::string_view reason_phrase(int status);
 
 }  // namespace ringws
