@@ -88,6 +88,8 @@ class FramerPool {
 
  private:
   ReaderState* acquire();
+  /// Takes `state` back (nulling it): pooled if clean and there is room, freed otherwise.
+  void recycle(ReaderState*& state);
   FramerLimits limits_;
   size_t keep_free_;
   size_t lent_ = 0;
