@@ -17,11 +17,14 @@
 #      the kernel memory charged to the group (v1: memory.kmem.usage_in_bytes +
 #      memory.kmem.tcp.usage_in_bytes; v2: memory.stat slab + sock);
 #   4. opens N idle connections with ringws-idle-clients (which is NOT in the group, so
-#      only the server's end is counted), waits for its READY line and --settle seconds;
-#   5. reads again and divides the growth by N;
-#   6. stops the client and the server and removes the group.
+#      only the server's end is counted) in two halves, one client process each: opens the
+#      first half, waits for READY and --settle seconds, reads, then the same for the rest;
+#   5. reads again and divides the growth by N (the figure), and the growth over the
+#      second half by its count (what one more connection costs once the server's pools
+#      and buffers have reached their high water, without the one-off burst growth);
+#   6. stops the clients and the server and removes the group.
 # It prints a table of the runs, the run with the median total against the budgets and
-# uWebSockets, and as its last stdout line:
+# uWebSockets, the second-half medians, and as its last stdout line:
 #   SUMMARY connections=<n> user_B=<n> kernel_B=<n> total_B=<n>
 #
 # Needs root (cgroups). Cleans up on every exit path, killing only the PIDs it started.
@@ -82,7 +85,7 @@ done
 
 tmp=$(mktemp -d /tmp/memory-figure.XXXXXX)
 server_pid=""
-client_pid=""
+client_pids=()
 
 # Stops a process this script started: SIGTERM, up to 5 s, then SIGKILL.
 stop_pid() {
@@ -97,9 +100,14 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
+stop_clients() {
+  local pid
+  for pid in "${client_pids[@]}"; do stop_pid "$pid"; done
+  client_pids=()
+}
+
 cleanup() {
-  stop_pid "$client_pid"
-  client_pid=""
+  stop_clients
   stop_pid "$server_pid"
   server_pid=""
   cg_kill_rest
@@ -135,7 +143,22 @@ wait_for_line() {
   return 1
 }
 
-# One run; appends "user kernel total rss0 rss1 slab0 slab1 tcp0 tcp1 fds" to $tmp/results.
+# Starts client number $1 opening $2 connections to port $3 and waits for its READY line.
+open_clients() {
+  local k=$1 count=$2 to_port=$3 out="$tmp/client.$1.out" err="$tmp/client.$1.err"
+  # The client holds the connections until told to stop; --hold only bounds a lost script.
+  "$client" --connections "$count" --rate "$rate" --source-ips "$source_ips" \
+    --timeout $((count / rate + 60)) --hold 3600 "ws://127.0.0.1:$to_port/" > "$out" 2> "$err" &
+  client_pids+=($!)
+  if ! wait_for_line "$out" $((count / rate + 70)) '^READY ' "$!" > /dev/null; then
+    tail -n 20 "$err" >&2 || true
+    return 1
+  fi
+  log "client $k: $(grep -m1 '^READY ' "$out")"
+}
+
+# One run; appends "user kernel total rss0 rss1 slab0 slab1 tcp0 tcp1 fds m_user m_kernel"
+# to $tmp/results (m_: per connection of the second half alone).
 run_once() {
   local r=$1
   cg_setup "ringws-figure-$$" || exit 2
@@ -158,29 +181,31 @@ run_once() {
   read -r slab0 tcp0 < <(cg_kernel_bytes)
   fds0=$(fd_count "$server_pid")
 
-  # The client holds the connections until told to stop; --hold only bounds a lost script.
-  : > "$tmp/client.out"
-  "$client" --connections "$connections" --rate "$rate" --source-ips "$source_ips" \
-    --timeout $((connections / rate + 60)) --hold 3600 "ws://127.0.0.1:$listen_port/" \
-    > "$tmp/client.out" 2> "$tmp/client.err" &
-  client_pid=$!
-  if ! wait_for_line "$tmp/client.out" $((connections / rate + 70)) '^READY ' "$client_pid" > /dev/null; then
-    tail -n 20 "$tmp/client.err" >&2 || true
-    die "run $r: ringws-idle-clients did not open $connections connections"
-  fi
+  # Two clients, each opening half: the growth over the second half alone excludes what
+  # the server grows once under a burst of handshakes (buffer pools reaching their high
+  # water, allocator arenas), which dividing the whole growth by N spreads over N.
+  local half=$(((connections + 1) / 2))
+  open_clients 1 "$half" "$listen_port" || die "run $r: ringws-idle-clients did not open $half connections"
   sleep "$settle"
+  local rss_mid slab_mid tcp_mid
+  rss_mid=$(rss_bytes "$server_pid")
+  read -r slab_mid tcp_mid < <(cg_kernel_bytes)
+  if ((connections - half > 0)); then
+    open_clients 2 $((connections - half)) "$listen_port" ||
+      die "run $r: ringws-idle-clients did not open $((connections - half)) more connections"
+    sleep "$settle"
+  fi
   kill -0 "$server_pid" 2>/dev/null || die "run $r: the server exited while the connections were open"
   local rss1 slab1 tcp1 fds1
   rss1=$(rss_bytes "$server_pid")
   read -r slab1 tcp1 < <(cg_kernel_bytes)
   fds1=$(fd_count "$server_pid")
 
-  stop_pid "$client_pid"
-  client_pid=""
-  local done_line
-  done_line=$(grep -m1 '^DONE ' "$tmp/client.out" || true)
-  if [[ $done_line =~ server_closed=([0-9]+) ]] && ((BASH_REMATCH[1] > 0)); then
-    log "run $r: warning: the server closed ${BASH_REMATCH[1]} connections while they were held"
+  stop_clients
+  local closed
+  closed=$(cat "$tmp"/client.*.out | awk -F'server_closed=' '/^DONE / { n += $2 } END { print n + 0 }')
+  if ((closed > 0)); then
+    log "run $r: warning: the server closed $closed connections while they were held"
   fi
   # With one descriptor per connection (epoll, or io_uring without direct descriptors) the
   # server's descriptor count shows the connections were open when measured.
@@ -191,11 +216,16 @@ run_once() {
   server_pid=""
   cg_remove || exit 1
 
-  local user kernel
+  local user kernel m_user=0 m_kernel=0 second=$((connections - half))
   user=$(per_conn $((rss1 - rss0)) "$connections")
   kernel=$(per_conn $((slab1 + tcp1 - slab0 - tcp0)) "$connections")
-  echo "$user $kernel $((user + kernel)) $rss0 $rss1 $slab0 $slab1 $tcp0 $tcp1 $((fds1 - fds0))" >> "$tmp/results"
-  log "run $r: user $user B, kernel $kernel B per connection"
+  if ((second > 0)); then
+    m_user=$(per_conn $((rss1 - rss_mid)) "$second")
+    m_kernel=$(per_conn $((slab1 + tcp1 - slab_mid - tcp_mid)) "$second")
+  fi
+  echo "$user $kernel $((user + kernel)) $rss0 $rss1 $slab0 $slab1 $tcp0 $tcp1 $((fds1 - fds0))" \
+    "$m_user $m_kernel" >> "$tmp/results"
+  log "run $r: user $user B, kernel $kernel B per connection (second half alone: $m_user B, $m_kernel B)"
 }
 
 log "$runs run(s) of $connections idle connections against $binary (--app $app --threads $threads)"
@@ -208,17 +238,21 @@ else
 fi
 echo
 echo "Server memory per idle connection, $connections connections, cgroup v$CG_VERSION ($(uname -r))"
-printf '%-4s %9s %9s %9s | %12s %12s %12s %9s\n' run user_B kernel_B total_B \
-  "rss_delta" "${slab_name}_delta" "${tcp_name}_delta" "fds_delta"
+printf '%-4s %9s %9s %9s | %12s %12s %14s %9s | %9s %9s\n' run user_B kernel_B total_B \
+  "rss_delta" "${slab_name}_delta" "${tcp_name}_delta" "fds_delta" "2nd_user" "2nd_kern"
 r=0
-while read -r user kernel total rss0 rss1 slab0 slab1 tcp0 tcp1 fds; do
+while read -r user kernel total rss0 rss1 slab0 slab1 tcp0 tcp1 fds m_user m_kernel; do
   r=$((r + 1))
-  printf '%-4s %9d %9d %9d | %12d %12d %12d %9d\n' "$r" "$user" "$kernel" "$total" \
-    $((rss1 - rss0)) $((slab1 - slab0)) $((tcp1 - tcp0)) "$fds"
+  printf '%-4s %9d %9d %9d | %12d %12d %14d %9d | %9d %9d\n' "$r" "$user" "$kernel" "$total" \
+    $((rss1 - rss0)) $((slab1 - slab0)) $((tcp1 - tcp0)) "$fds" "$m_user" "$m_kernel"
 done < "$tmp/results"
 
 # The run with the median total, so that its user and kernel figures add up to it.
 read -r m_user m_kernel m_total _ < <(sort -n -k3,3 "$tmp/results" | sed -n "$(((runs + 1) / 2))p")
+# The second-half figures, each the median over the runs on its own.
+median_col() { awk -v c="$1" '{ print $c }' "$tmp/results" | sort -n | sed -n "$(((runs + 1) / 2))p"; }
+h_user=$(median_col 11)
+h_kernel=$(median_col 12)
 verdict() { if (($1 <= $2)); then echo "within"; else echo "OVER"; fi; }
 echo
 echo "Median run (by total):"
@@ -227,4 +261,8 @@ printf '  %-11s %6s B   budget %5s B (%s)   uWebSockets %5s B\n' \
   "kernel" "$m_kernel" "$budget_kernel" "$(verdict "$m_kernel" "$budget_kernel")" "$uws_kernel" \
   "total" "$m_total" "$budget_total" "$(verdict "$m_total" "$budget_total")" \
   $((uws_user + uws_kernel))
+echo
+echo "Second half alone ($((connections - (connections + 1) / 2)) connections opened after the first" \
+  "$(((connections + 1) / 2)), medians): user $h_user B, kernel $h_kernel B, total $((h_user + h_kernel)) B"
+echo "  (what one more connection costs once pools and buffers have reached their high water)"
 echo "SUMMARY connections=$connections user_B=$m_user kernel_B=$m_kernel total_B=$m_total"
