@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/reactor.h"
+#include "proto/ws_accept.h"
 
 namespace ringws {
 
@@ -77,6 +78,10 @@ int run_server(const Config& config) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+  // Page in the handshake's code (OpenSSL's SHA-1 and base64, ~2 MB of libcrypto) now, so
+  // it is a fixed cost visible at start rather than growth that looks per-connection.
+  char warm[kWebSocketAcceptLength];
+  websocket_accept("dGhlIHNhbXBsZSBub25jZQ==", warm);
 
   // Signals go to the main thread only: reactors block them, main waits for them.
   sigset_t stop_signals;
