@@ -1,0 +1,110 @@
+"""Starts ringws as a child process for a test and stops it, checking how it ended.
+
+The binary comes from $RINGWS_BIN (default: build/ringws at the repository root). Its stdout
+and stderr go to files, not pipes: a chatty server must never block on a full pipe.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 20.0  # covers the server's drain window on SIGTERM
+
+
+def ringws_binary():
+    path = Path(os.environ.get("RINGWS_BIN", REPO / "build" / "ringws"))
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    return path
+
+
+class Server:
+    def __init__(self, app="echo", threads=2, **options):
+        """options map to flags: max_message=10 -> --max-message 10."""
+        self.args = [str(ringws_binary()), "--app", app, "--host", "127.0.0.1", "--port", "0",
+                     "--threads", str(threads)]
+        for name, value in options.items():
+            self.args += ["--" + name.replace("_", "-"), str(value)]
+        self.out = tempfile.NamedTemporaryFile(prefix="ringws-out-", suffix=".log", delete=False)
+        self.err = tempfile.NamedTemporaryFile(prefix="ringws-err-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err)
+        self.host = "127.0.0.1"
+        self.port = None
+        self.listening = None
+        self.returncode = None
+        self.signaled = False
+        self._wait_listening()
+
+    def _wait_listening(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            for line in self.stdout().splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and event.get("event") == "listening":
+                    self.listening = event
+                    self.port = int(event["port"])
+                    return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ringws exited with {self.proc.returncode} before listening:\n"
+                                   f"{' '.join(self.args)}\nstdout:\n{self.stdout()}\nstderr:\n{self.stderr()}")
+            time.sleep(0.02)
+        self.proc.kill()
+        self.proc.wait()
+        raise RuntimeError(f"ringws printed no listening line within {START_TIMEOUT}s:\n{self.stdout()}\n{self.stderr()}")
+
+    @property
+    def url(self):
+        return f"ws://{self.host}:{self.port}"
+
+    def stdout(self):
+        return Path(self.out.name).read_text(errors="replace")
+
+    def stderr(self):
+        return Path(self.err.name).read_text(errors="replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        """Sends a signal by PID; stop() then only waits and checks how it ended."""
+        self.signaled = True
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        """SIGTERM by PID; returns a list of problems (empty when it ended cleanly)."""
+        problems = []
+        if self.proc.poll() is None or self.signaled:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                problems.append(f"ringws did not exit within {STOP_TIMEOUT}s of SIGTERM")
+                self.proc.kill()
+                self.proc.wait()
+        else:
+            problems.append(f"ringws had already exited (code {self.proc.returncode}) before SIGTERM")
+        self.returncode = self.proc.returncode
+        if self.returncode != 0:
+            problems.append(f"ringws exit code {self.returncode}, expected 0")
+        err = self.stderr()
+        for marker in SANITIZER_MARKERS:
+            if marker in err:
+                problems.append(f"sanitizer report on stderr ({marker!r})")
+        if problems:
+            problems.append(f"command: {' '.join(self.args)}\nstderr (last 4000 chars):\n{err[-4000:]}")
+        for f in (self.out, self.err):
+            f.close()
+            if not problems:
+                os.unlink(f.name)
+        return problems
