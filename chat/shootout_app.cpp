@@ -35,10 +35,10 @@ class ShootoutApp final : public App {
     if (parser_.iterate(padded_.data(), text.size(), padded_.size()).get(doc) != simdjson::SUCCESS)
       return reply_error(reactor, conn, "invalid JSON");
     simdjson::ondemand::value type_value;
-    if (doc["type"].get(type_value) != simdjson::SUCCESS) return reply_error(reactor, conn, "missing \"type\"");
+    if (doc["type"].get(type_value) != simdjson::SUCCESS) return reply_error(reactor, conn, "missing type");
     type_token = type_value.raw_json_token();
     if (type_value.get_string().get(type) != simdjson::SUCCESS)
-      return reply_error(reactor, conn, "\"type\" is not a string");
+      return reply_error(reactor, conn, "type is not a string");
     if (type == "echo") {
       if (SharedFrame* f = make_frame(Opcode::kText, payload)) reactor.send(conn, f);
     } else if (type == "broadcast") {
@@ -58,6 +58,7 @@ class ShootoutApp final : public App {
   }
 
  private:
+  /// `reason` is a fixed ASCII text without quotes or backslashes: no escaping needed.
   void reply_error(Reactor& reactor, ConnId conn, std::string_view reason) {
     std::string msg = "{\"type\":\"error\",\"reason\":\"";
     msg.append(reason).append("\"}");

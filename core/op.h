@@ -19,7 +19,7 @@ enum class Op : uint8_t {
   kRecv,         ///< a receive with buffer select
   kSend,         ///< the one send in flight on a connection
   kClose,        ///< close of a direct descriptor
-  kCancel,       ///< cancellation request; its own completion means nothing
+  kUntracked,    ///< cancel, shutdown, close of a refused accept: the completion means nothing
   kTick,         ///< the reactor's one timeout, the timer wheel's clock
   kWake,         ///< read on the reactor's eventfd (stop requests)
   kCrossFrame,   ///< a broadcast frame posted by another reactor (MSG_RING)

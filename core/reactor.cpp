@@ -272,7 +272,7 @@ void Reactor::handle(const io_uring_cqe& cqe) {
     case Op::kWake:
       begin_stop();
       return;
-    case Op::kCancel:
+    case Op::kUntracked:
       return;
     case Op::kCrossFrame:
       on_cross_frame(pointer_of<SharedFrame>(ud));
@@ -338,7 +338,7 @@ void Reactor::on_accept(const io_uring_cqe& cqe) {
     if (!c) {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_close_direct(sqe, index);
-      io_uring_sqe_set_data64(sqe, encode_op(Op::kCancel));
+      io_uring_sqe_set_data64(sqe, encode_op(Op::kUntracked));
     } else {
       stats_.accepted.fetch_add(1, std::memory_order_relaxed);
       c->last_rx = now_;
@@ -423,7 +423,7 @@ void Reactor::on_send(Connection& c, uint32_t index, const io_uring_cqe& cqe) {
     if (c.send_head)
       submit_send(c, index);
     else if (c.flags & kCloseAfterSend)
-      teardown(c, index);
+      finish_close(c, index);
   }
   op_done(c, index);
 }
@@ -607,7 +607,7 @@ void Reactor::on_close(uint16_t code, std::string_view /*reason*/) {
   if (c->state == ConnState::kClosing) {
     // The answer to our close: the handshake is complete once our frame is out.
     c->flags |= kCloseAfterSend;
-    if (!c->send_head) teardown(*c, index);
+    if (!c->send_head) finish_close(*c, index);
     return;
   }
   // Echo the peer's status code (RFC 6455 section 5.5.1); none for a close without one.
@@ -622,7 +622,10 @@ bool Reactor::enqueue(Connection& c, uint32_t index, SharedFrame* frame, bool ex
     frame->release();
     return false;
   }
-  if (!exempt_from_cap && uint64_t(c.queued_bytes) + frame->size() > config_.max_backlog) {
+  // The cap counts what is already waiting: a frame always fits into an empty queue (a
+  // message as large as the cap must still be deliverable), so a connection holds at most
+  // max(cap, one frame) of queued bytes.
+  if (!exempt_from_cap && c.queued_bytes > 0 && uint64_t(c.queued_bytes) + frame->size() > config_.max_backlog) {
     frame->release();
     stats_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
     // Drop what is queued but not yet being sent, then say why we close (1008).
@@ -682,6 +685,21 @@ void Reactor::start_close(Connection& c, uint32_t index, uint16_t code, std::str
   enqueue(c, index, frame, true);
 }
 
+void Reactor::finish_close(Connection& c, uint32_t index) {
+  if (c.flags & kCloseReceived) {
+    teardown(c, index);  // the close handshake is complete: the server closes TCP first
+    return;
+  }
+  // We failed the connection or refused the request while the peer may still be sending.
+  // Closing now would answer its next bytes with a reset, which can destroy our last frame
+  // or response before the peer reads it. Half-close instead, and keep reading (and
+  // dropping) until the peer closes or the close deadline set in start_close passes.
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_shutdown(sqe, static_cast<int>(index), SHUT_WR);
+  sqe->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sqe, encode_op(Op::kUntracked));
+}
+
 void Reactor::teardown(Connection& c, uint32_t index) {
   if (c.state == ConnState::kTeardown) return;
   if (c.state == ConnState::kOpen) app_->on_close(*this, id_of(index));
@@ -702,7 +720,7 @@ void Reactor::teardown(Connection& c, uint32_t index) {
     if (!(c.flags & (op == Op::kPoll ? kPollArmed : kSendInFlight))) continue;
     io_uring_sqe* cancel = get_sqe();
     io_uring_prep_cancel64(cancel, encode_conn(op, index, gen), 0);
-    io_uring_sqe_set_data64(cancel, encode_op(Op::kCancel));
+    io_uring_sqe_set_data64(cancel, encode_op(Op::kUntracked));
     cancel->flags |= IOSQE_IO_HARDLINK;
   }
   io_uring_sqe* sqe = get_sqe();
@@ -735,7 +753,7 @@ void Reactor::begin_stop() {
   if (accept_armed_) {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, encode_op(Op::kAccept), 0);
-    io_uring_sqe_set_data64(sqe, encode_op(Op::kCancel));
+    io_uring_sqe_set_data64(sqe, encode_op(Op::kUntracked));
   }
   // The armed accept holds its own reference to the socket until the cancel completes.
   ::close(listen_fd_);

@@ -117,6 +117,9 @@ class Reactor final : private FrameSink {
   bool enqueue(Connection& c, uint32_t index, SharedFrame* frame, bool exempt_from_cap = false);
   /// Sends a close frame and tears down once it is out (or at the close deadline).
   void start_close(Connection& c, uint32_t index, uint16_t code, std::string_view reason, bool wait_for_peer);
+  /// The last frame or response is out: close now after a completed close handshake,
+  /// otherwise half-close and drain input until the peer closes or the deadline passes.
+  void finish_close(Connection& c, uint32_t index);
   void teardown(Connection& c, uint32_t index);
   void free_slot(Connection& c, uint32_t index);
   void op_done(Connection& c, uint32_t index);
