@@ -51,7 +51,7 @@ bool Utf8Stream::feed(std::span<const uint8_t> piece, bool final) {
   if (carry_len_ > 0) {
     const size_t want = sequence_length(carry_[0]);
     const size_t take = want - carry_len_ < n ? want - carry_len_ : n;
-    std::memcpy(carry_ + carry_len_, p, take);
+    if (take > 0) std::memcpy(carry_ + carry_len_, p, take);  // p may be null when empty
     carry_len_ = static_cast<uint8_t>(carry_len_ + take);
     p += take;
     n -= take;

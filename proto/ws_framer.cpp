@@ -188,7 +188,7 @@ FeedResult ReaderState::on_chunk(const wslay_frame_iocb& f, const FramerLimits& 
 
   if (is_control(frame_opcode_)) {
     if (frame_done && chunk.size() == frame_length_) return on_control(chunk, sink);
-    std::memcpy(control_ + control_len_, chunk.data(), chunk.size());
+    if (!chunk.empty()) std::memcpy(control_ + control_len_, chunk.data(), chunk.size());
     control_len_ = static_cast<uint8_t>(control_len_ + chunk.size());
     if (!frame_done) return {};
     const uint8_t len = control_len_;
