@@ -11,12 +11,12 @@ SharedFrame* SharedFrame::create(uint32_t size) {
   return new (p) SharedFrame(size);
 }
 
-void SharedFrame::release() {
+bool SharedFrame::release() {
   // acq_rel: the thread that frees must see every other thread's use of the bytes.
-  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    this->~SharedFrame();
-    std::free(this);
-  }
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return false;
+  this->~SharedFrame();
+  std::free(this);
+  return true;
 }
 
 }  // namespace ringws

@@ -7,6 +7,7 @@
 #include <span>
 #include <string_view>
 
+#include "alloc/shared_frame.h"
 #include "core/connection.h"
 #include "proto/ws_framer.h"
 
@@ -24,9 +25,14 @@ class App {
   virtual void on_message(Reactor&, ConnId, Opcode, std::span<const uint8_t> payload) = 0;
   /// The connection is going away (close frame, error, timeout or shutdown).
   virtual void on_close(Reactor&, ConnId) {}
+  /// A frame another reactor handed this one with Reactor::post(); owns one reference.
+  virtual void on_posted(Reactor&, SharedFrame* frame, uint32_t /*tag*/) { frame->release(); }
 };
 
-/// The app named by --app for one reactor; nullptr for an unknown name.
-std::unique_ptr<App> make_app(std::string_view name, const Config& config);
+struct ServerState;
+
+/// The app named by --app for one reactor; nullptr for an unknown name. Called once per
+/// reactor, from one thread, before any reactor runs.
+std::unique_ptr<App> make_app(std::string_view name, ServerState& state);
 
 }  // namespace ringws

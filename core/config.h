@@ -11,7 +11,7 @@ struct Config {
   std::string host = "0.0.0.0";
   uint16_t port = 8080;  ///< 0 picks a free port (shared by all reactors)
   unsigned threads = 0;  ///< 0: one reactor per online CPU
-  std::string app = "echo";
+  std::string app = "chat";
 
   uint64_t max_message = 1u << 20;      ///< bytes of one message (larger: close 1009)
   uint32_t max_header_bytes = 8192;     ///< HTTP request head (larger: 431)
@@ -20,11 +20,25 @@ struct Config {
   uint32_t idle_timeout = 85;           ///< seconds of client silence before closing
   uint32_t close_timeout = 5;           ///< seconds to wait for the peer's close frame
   uint64_t max_backlog = 1u << 20;      ///< queued outgoing bytes per connection (over: 1008)
-  uint32_t drain_seconds = 5;           ///< on SIGTERM: time given to connections to close
+  uint32_t drain_seconds = 25;          ///< on SIGTERM: window over which connections get 1001
 
   uint32_t buffer_size = 4096;   ///< bytes per provided receive buffer
   uint32_t buffer_count = 1024;  ///< buffers per reactor's ring (power of two)
-  uint32_t max_connections = 0;  ///< per reactor; 0: as many as RLIMIT_NOFILE allows
+  uint32_t max_connections = 0;   ///< WebSocket connections per process (over: 503); 0: no cap
+  uint32_t max_per_address = 0;   ///< WebSocket connections per client address (over: 429); 0: no cap
+  bool trust_proxy = false;       ///< take the client address from X-Forwarded-For's right-most entry
+  std::string allowed_origins;    ///< comma-separated Origin values allowed to upgrade; empty: any
+  bool log_connections = false;   ///< log every WebSocket open and close (debug volume)
+
+  // Chat app limits.
+  uint32_t max_rooms_per_connection = 16;
+  uint32_t max_room_name = 64;
+  uint32_t max_publish_bytes = 65536;
+
+  // CloudWatch Embedded Metric Format on stdout.
+  uint32_t emf_interval = 0;  ///< seconds between EMF lines; 0: off
+  std::string emf_namespace = "ringws";
+  std::string emf_dimensions = "Service=ringws";  ///< comma-separated Name=Value pairs
 };
 
 /// Parses argv into `out`. Returns 0 to run, or an exit code (0 after --help, 2 after an

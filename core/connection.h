@@ -38,16 +38,17 @@ enum ConnFlag : uint8_t {
   kCloseReceived = 1 << 7, ///< the peer's close frame arrived
 };
 
-/// One queued outgoing frame; nodes come from the reactor's pool.
+/// One queued outgoing frame; nodes live in the reactor's slab, linked by index.
 struct SendNode {
   SharedFrame* frame = nullptr;
-  SendNode* next = nullptr;
+  uint32_t next = 0xffffffffu;
 };
 
 /// Bytes of the request head received so far; lent from the heap only during the
 /// handshake and sized to the configured limit.
 struct HandshakeBuffer {
   uint32_t length;
+  char peer[48];  ///< the TCP peer's address as text, when it was looked up; else empty
   char bytes[];
 };
 
@@ -58,15 +59,17 @@ struct Connection {
     HandshakeBuffer* handshake;  ///< kHandshake only
     ReaderState* reader;         ///< kOpen/kClosing: a frame or message in progress
   };
-  SendNode* send_head = nullptr;
-  SendNode* send_tail = nullptr;
+  uint32_t send_head = 0xffffffffu;  ///< SendNode indices (32-bit: 8 bytes less than pointers)
+  uint32_t send_tail = 0xffffffffu;
   uint32_t send_offset = 0;   ///< bytes of the head frame already sent
   uint32_t queued_bytes = 0;  ///< bytes queued and not yet sent, capped by --max-backlog
+  uint32_t client_key = 0;    ///< counted in AddressLimits under this key; 0: not counted
+  uint32_t app_word = 0;      ///< free for the application (chat: its first room membership)
   ConnState state = ConnState::kHandshake;
   uint8_t flags = 0;
   uint8_t ops_in_flight = 0;  ///< submitted operations not yet completed for good
-  uint8_t app_flags = 0;      ///< free for the application
-  uint32_t app_word = 0;      ///< free for the application (room membership and the like)
+  uint8_t close_reason : 7 = 0;  ///< a CloseReason
+  uint8_t upgraded : 1 = 0;      ///< counted as an open WebSocket connection
 
   Connection() : handshake(nullptr) {}
 };

@@ -6,6 +6,20 @@
 
 namespace ringws {
 
+namespace {
+std::mutex& stdout_lock() {
+  static std::mutex mu;
+  return mu;
+}
+}  // namespace
+
+void log_line(const char* json) {
+  std::lock_guard lock(stdout_lock());
+  std::fputs(json, stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
 void log_event(LogLevel level, const char* event, const char* fields_fmt, ...) {
   static const char* const kNames[] = {"debug", "info", "warn", "error"};
   char fields[1024] = "";
@@ -22,8 +36,7 @@ void log_event(LogLevel level, const char* event, const char* fields_fmt, ...) {
   char when[32];
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &utc);
   // One write per line, under a lock, so reactor threads never interleave a line.
-  static std::mutex mu;
-  std::lock_guard lock(mu);
+  std::lock_guard lock(stdout_lock());
   std::fprintf(stdout, "{\"level\":\"%s\",\"time\":\"%s.%03ldZ\",\"event\":\"%s\"%s%s}\n",
                kNames[static_cast<int>(level)], when, ts.tv_nsec / 1000000, event, fields[0] ? "," : "", fields);
   std::fflush(stdout);

@@ -13,4 +13,7 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 void log_event(LogLevel level, const char* event, const char* fields_fmt = nullptr, ...)
     __attribute__((format(printf, 3, 4)));
 
+/// Writes one already-formatted JSON line (an EMF record) under the same lock as log_event.
+void log_line(const char* json);
+
 }  // namespace ringws

@@ -21,6 +21,7 @@ enum class Op : uint8_t {
   kClose,        ///< close of a direct descriptor
   kUntracked,    ///< cancel, shutdown, close of a refused accept: the completion means nothing
   kTick,         ///< the reactor's one timeout, the timer wheel's clock
+  kDrainTick,    ///< during a drain: the next batch of 1001 closes
   kWake,         ///< read on the reactor's eventfd (stop requests)
   kCrossFrame,   ///< a broadcast frame posted by another reactor (MSG_RING)
   kCrossSent,    ///< completion of our MSG_RING on the sender's side

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/demo_page.h"
 #include "core/log.h"
 #include "core/op.h"
 #include "proto/http_request.h"
@@ -26,6 +27,38 @@ namespace {
 constexpr unsigned kSqEntries = 4096;
 constexpr uint16_t kBufferGroup = 0;
 constexpr size_t kCqeBatch = 256;
+constexpr uint32_t kMaxSendNodes = 1u << 22;  // queued frames per reactor (address space only)
+constexpr uint32_t kBroadcastTag = 0x7fffffffu;  // post() tag of a broadcast to every connection
+constexpr long kDrainTickNs = 100 * 1000 * 1000;  // batches of the drain go out every 100 ms
+
+CloseReason reason_for_code(uint16_t code) {
+  switch (code) {
+    case 1002: return CloseReason::kProtocolError;
+    case 1007: return CloseReason::kInvalidData;
+    case 1009: return CloseReason::kTooBig;
+    case 1008: return CloseReason::kSlowConsumer;
+    default: return CloseReason::kInternal;
+  }
+}
+
+/// The right-most X-Forwarded-For entry: the one the nearest proxy (the ALB) appended.
+std::string_view rightmost_forwarded(std::string_view xff) {
+  size_t comma = xff.rfind(',');
+  std::string_view last = comma == std::string_view::npos ? xff : xff.substr(comma + 1);
+  while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+  while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+  return last;
+}
+
+/// A stable pseudo-random number in [0, 1024) per slot, so the drain's batches are spread
+/// over the window without keeping any per-connection state.
+uint32_t drain_slot_jitter(uint32_t index, uint16_t generation) {
+  uint32_t h = index * 2654435761u ^ (uint32_t(generation) * 40503u);
+  h ^= h >> 15;
+  h *= 2246822519u;
+  h ^= h >> 13;
+  return h & 1023;
+}
 
 uint64_t monotonic_ns() {
   timespec ts;
@@ -34,11 +67,10 @@ uint64_t monotonic_ns() {
 }
 
 /// Connections one ring can hold: its fixed-file table is capped by RLIMIT_NOFILE.
-uint32_t table_size(const Config& config) {
+uint32_t table_size() {
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
   uint32_t n = rl.rlim_cur > 1u << 24 ? 1u << 24 : static_cast<uint32_t>(rl.rlim_cur);
-  if (config.max_connections && config.max_connections < n) n = config.max_connections;
   return n;
 }
 
@@ -80,15 +112,18 @@ int open_listening_socket(const Config& config, uint16_t port, uint16_t& bound_p
 
 }  // namespace
 
-Reactor::Reactor(const Config& config, unsigned id, std::unique_ptr<App> app)
-    : config_(config),
+Reactor::Reactor(ServerState& state, unsigned id, std::unique_ptr<App> app)
+    : state_(state),
+      config_(state.config),
       id_(id),
       app_(std::move(app)),
-      max_connections_(table_size(config)),
+      max_connections_(table_size()),
       slab_(max_connections_),
       wheel_(256, &Reactor::resolve_timer, this),
-      framer_(FramerLimits{config.max_message}) {
+      send_nodes_(kMaxSendNodes),
+      framer_(FramerLimits{state.config.max_message}) {
   tick_interval_.tv_sec = 1;
+  drain_tick_interval_.tv_nsec = kDrainTickNs;
 }
 
 Reactor::~Reactor() {
@@ -171,7 +206,7 @@ void Reactor::submit_recv(Connection& c, uint32_t index) {
 }
 
 void Reactor::submit_send(Connection& c, uint32_t index) {
-  SendNode* head = c.send_head;
+  SendNode* head = send_nodes_.get(c.send_head);
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_send(sqe, static_cast<int>(index), head->frame->data() + c.send_offset,
                      head->frame->size() - c.send_offset, MSG_NOSIGNAL);
@@ -193,11 +228,19 @@ void Reactor::submit_wake_read() {
   io_uring_sqe_set_data64(sqe, encode_op(Op::kWake));
 }
 
-void Reactor::post_cross(Reactor& peer, SharedFrame* frame) {
+void Reactor::post_cross(Reactor& peer, SharedFrame* frame, uint32_t tag) {
   io_uring_sqe* sqe = get_sqe();
-  // The peer receives a CQE whose user_data names the frame; it owns one reference.
-  io_uring_prep_msg_ring(sqe, peer.ring_.ring_fd, 0, encode_ptr(Op::kCrossFrame, frame), 0);
+  // The peer receives a CQE whose user_data names the frame (it owns one reference) and
+  // whose res carries the tag. A DEFER_TASKRUN target posts through task work and cannot
+  // drop it for a full CQ (IORING_FEAT_NODROP), so a failure means the peer is gone.
+  io_uring_prep_msg_ring(sqe, peer.ring_.ring_fd, tag, encode_ptr(Op::kCrossFrame, frame), 0);
   io_uring_sqe_set_data64(sqe, encode_ptr(Op::kCrossSent, frame, static_cast<uint8_t>(peer.id_)));
+}
+
+void Reactor::submit_drain_tick() {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_timeout(sqe, &drain_tick_interval_, 0, 0);
+  io_uring_sqe_set_data64(sqe, encode_op(Op::kDrainTick));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -205,19 +248,22 @@ void Reactor::post_cross(Reactor& peer, SharedFrame* frame) {
 
 void Reactor::run() {
   start_ns_ = monotonic_ns();
+  now_ns_ = start_ns_;
   arm_accept();
   submit_tick();
   submit_wake_read();
   io_uring_cqe* batch[kCqeBatch];
   io_uring_cqe copies[kCqeBatch];
   for (;;) {
-    if (stopping_ && slab_.live_count() == 0) break;
+    if (draining_ && !exiting_ && websocket_conns_ == 0) begin_exit();
+    if (exiting_ && slab_.live_count() == 0) break;
     int ret = io_uring_submit_and_wait(&ring_, 1);
     if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
       log_event(LogLevel::kError, "io_uring_enter_failed", "\"reactor\":%u,\"error\":\"%s\"", id_, strerror(-ret));
       break;
     }
-    now_ = static_cast<uint32_t>((monotonic_ns() - start_ns_) / 1000000000ull);
+    now_ns_ = monotonic_ns();
+    now_ = static_cast<uint32_t>((now_ns_ - start_ns_) / 1000000000ull);
     // Harvest a batch, hand the CQ slots back, then act (STYLE.md habit 4): handlers may
     // submit, and submissions may need the CQ space.
     unsigned n;
@@ -239,11 +285,11 @@ void Reactor::run() {
         if (c->state != ConnState::kTeardown && !(c->flags & kRecvInFlight)) submit_recv(*c, index);
       }
     }
-    if (stopping_ && static_cast<int32_t>(now_ - drain_deadline_) >= 0) {
-      // The drain window is over: whoever has not closed yet is cut off.
+    if (exiting_ && static_cast<int32_t>(now_ - exit_deadline_) >= 0) {
+      // Past the drain window and the close deadline: whoever is left is cut off.
       for (uint32_t i = 0; i < slab_.high_water(); ++i)
         if (Connection* c = slab_.get(i)) teardown(*c, i);
-      if (static_cast<int32_t>(now_ - drain_deadline_) > 5) {
+      if (static_cast<int32_t>(now_ - exit_deadline_) > 5) {
         // The kernel never completed some operations: say so rather than hang.
         uint32_t by_state[4] = {}, ops = 0;
         for (uint32_t i = 0; i < slab_.high_water(); ++i)
@@ -267,29 +313,26 @@ void Reactor::handle(const io_uring_cqe& cqe) {
       on_accept(cqe);
       return;
     case Op::kTick:
-      if (!stopping_ || slab_.live_count() > 0) submit_tick();
+      if (!exiting_ || slab_.live_count() > 0) submit_tick();
+      return;
+    case Op::kDrainTick:
+      on_drain_tick();
       return;
     case Op::kWake:
-      begin_stop();
+      begin_drain();
       return;
     case Op::kUntracked:
       return;
     case Op::kCrossFrame:
-      on_cross_frame(pointer_of<SharedFrame>(ud));
+      on_posted(pointer_of<SharedFrame>(ud), static_cast<uint32_t>(cqe.res));
       return;
-    case Op::kCrossSent: {
-      auto* frame = pointer_of<SharedFrame>(ud);
-      if (cqe.res >= 0) return;
-      Reactor* peer = extra_of(ud) < peers_.size() ? peers_[extra_of(ud)] : nullptr;
-      if (peer && (cqe.res == -EOVERFLOW || cqe.res == -EAGAIN)) {
-        post_cross(*peer, frame);  // the peer's CQ was full: try again
-      } else {
-        log_event(LogLevel::kWarn, "cross_reactor_post_failed", "\"reactor\":%u,\"error\":\"%s\"", id_,
-                  strerror(-cqe.res));
-        frame->release();
+    case Op::kCrossSent:
+      if (cqe.res < 0) {
+        log_event(LogLevel::kWarn, "cross_reactor_post_failed", "\"reactor\":%u,\"peer\":%u,\"error\":\"%s\"", id_,
+                  extra_of(ud), strerror(-cqe.res));
+        pointer_of<SharedFrame>(ud)->release();
       }
       return;
-    }
     case Op::kPoll:
     case Op::kRecv:
     case Op::kSend:
@@ -334,7 +377,8 @@ void Reactor::on_accept(const io_uring_cqe& cqe) {
     }
   } else {
     uint32_t index = static_cast<uint32_t>(cqe.res);
-    Connection* c = stopping_ ? nullptr : slab_.emplace_at(index);
+    Connection* c = exiting_ ? nullptr : slab_.emplace_at(index);
+    if (c) stats_.slots_in_use.store(slab_.live_count(), std::memory_order_relaxed);
     if (!c) {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_close_direct(sqe, index);
@@ -348,7 +392,7 @@ void Reactor::on_accept(const io_uring_cqe& cqe) {
   }
   // A full table ends the multishot: it is re-armed here, and the next accept waits for a
   // close to free an index (the listener's backlog holds the clients meanwhile).
-  if (!accept_armed_ && !stopping_) arm_accept();
+  if (!accept_armed_ && !exiting_) arm_accept();
 }
 
 void Reactor::on_poll(Connection& c, uint32_t index, const io_uring_cqe& cqe) {
@@ -411,16 +455,20 @@ void Reactor::on_send(Connection& c, uint32_t index, const io_uring_cqe& cqe) {
   stats_.bytes_out.fetch_add(static_cast<uint64_t>(cqe.res), std::memory_order_relaxed);
   c.send_offset += static_cast<uint32_t>(cqe.res);
   c.queued_bytes -= static_cast<uint32_t>(cqe.res);
-  SendNode* head = c.send_head;
+  SendNode* head = send_nodes_.get(c.send_head);
   if (c.send_offset == head->frame->size()) {
-    c.send_head = head->next;
-    if (!c.send_head) c.send_tail = nullptr;
-    head->frame->release();
-    send_nodes_.release(head);
+    SharedFrame* frame = head->frame;
+    uint32_t next = head->next;
+    send_nodes_.free(c.send_head);
+    c.send_head = next;
+    if (next == kNoSlot) c.send_tail = kNoSlot;
     c.send_offset = 0;
+    // The send that drops the last reference completes the message's delivery.
+    uint64_t origin = frame->origin_ns();
+    if (frame->release() && origin) stats_.delivery_latency.observe_ns(now_ns_ - origin);
   }
   if (c.state != ConnState::kTeardown) {
-    if (c.send_head)
+    if (c.send_head != kNoSlot)
       submit_send(c, index);
     else if (c.flags & kCloseAfterSend)
       finish_close(c, index);
@@ -439,7 +487,7 @@ void Reactor::on_timer(void* self_ptr, uint32_t index) {
   const Config& cfg = self.config_;
   switch (c->state) {
     case ConnState::kHandshake:
-      self.stats_.handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
+      c->close_reason = static_cast<uint8_t>(CloseReason::kHandshakeTimeout);
       self.teardown(*c, index);
       return;
     case ConnState::kClosing:
@@ -452,8 +500,7 @@ void Reactor::on_timer(void* self_ptr, uint32_t index) {
   }
   uint32_t silent = self.now_ - c->last_rx;
   if (silent >= cfg.idle_timeout) {
-    self.stats_.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
-    self.start_close(*c, index, 1001, "idle timeout", false);
+    self.start_close(*c, index, 1001, "idle timeout", false, CloseReason::kIdleTimeout);
     return;
   }
   if (silent >= cfg.ping_interval && !(c->flags & kPingSent)) {
@@ -494,10 +541,12 @@ void Reactor::handle_handshake(Connection& c, uint32_t index, std::span<const ui
   if (!c.handshake) {
     c.handshake = static_cast<HandshakeBuffer*>(std::malloc(sizeof(HandshakeBuffer) + capacity));
     if (!c.handshake) {
+      c.close_reason = static_cast<uint8_t>(CloseReason::kInternal);
       teardown(c, index);
       return;
     }
     c.handshake->length = 0;
+    c.handshake->peer[0] = '\0';
   }
   HandshakeBuffer& hs = *c.handshake;
   size_t take = bytes.size() < capacity - hs.length ? bytes.size() : capacity - hs.length;
@@ -506,36 +555,36 @@ void Reactor::handle_handshake(Connection& c, uint32_t index, std::span<const ui
 
   HttpRequest request;
   HttpParseResult parsed = parse_http_request({hs.bytes, hs.length}, capacity, request);
-  if (parsed.status == HttpParse::kPartial) {
-    if (take < bytes.size()) respond_and_close(c, index, 431);  // cannot happen: the parser caps
-    return;
-  }
+  if (parsed.status == HttpParse::kPartial) return;  // the parser never waits past the limit
+  // The client's address, for limits and logs: behind a trusted proxy the entry it appended.
+  std::string_view address = hs.peer;
+  if (parsed.status == HttpParse::kComplete && config_.trust_proxy && !request.x_forwarded_for.empty())
+    address = rightmost_forwarded(request.x_forwarded_for);
   if (parsed.status == HttpParse::kError) {
-    respond_and_close(c, index, parsed.error_status ? parsed.error_status : 400);
+    int status = parsed.error_status ? parsed.error_status : 400;
+    refuse(c, index, status, status == 431 ? RefuseReason::kTooLarge : RefuseReason::kBadRequest, address);
     return;
   }
   RequestVerdict verdict = classify_request(request);
   if (verdict.kind == RequestKind::kReject) {
-    respond_and_close(c, index, verdict.status);
+    RefuseReason why = verdict.status == 405   ? RefuseReason::kMethod
+                       : verdict.status == 426 ? RefuseReason::kVersion
+                                               : RefuseReason::kBadRequest;
+    refuse(c, index, verdict.status, why, address);
     return;
   }
   if (verdict.kind == RequestKind::kPlainGet) {
-    std::string_view path = request.target.substr(0, request.target.find('?'));
-    if (path == "/healthz")
-      respond_and_close(c, index, stopping_ ? 503 : 200, stopping_ ? "draining\n" : "ok\n");
-    else
-      respond_and_close(c, index, 404);
+    serve_plain_get(c, index, request.target);
     return;
   }
-  if (stopping_) {
-    respond_and_close(c, index, 503);
-    return;
-  }
+  if (!admit_upgrade(c, index, request, address)) return;
+
   // Upgrade: answer 101, give the request buffer back, and pass on what followed the head.
   char accept[kMax101Bytes];
   size_t n = write_switching_protocols(request.sec_websocket_key, accept);
   SharedFrame* response = SharedFrame::create(static_cast<uint32_t>(n));
   if (!response) {
+    c.close_reason = static_cast<uint8_t>(CloseReason::kInternal);
     teardown(c, index);
     return;
   }
@@ -544,7 +593,14 @@ void Reactor::handle_handshake(Connection& c, uint32_t index, std::span<const ui
   HandshakeBuffer* buffer = c.handshake;  // request's views point into it until freed below
   c.state = ConnState::kOpen;
   c.reader = nullptr;
+  c.upgraded = 1;
+  ++websocket_conns_;
   stats_.upgraded.fetch_add(1, std::memory_order_relaxed);
+  stats_.websocket_open.fetch_add(1, std::memory_order_relaxed);
+  if (config_.log_connections)
+    log_event(LogLevel::kInfo, "websocket_open", "\"conn\":\"%u.%u.%u\",\"address\":\"%.*s\",\"path\":\"%.*s\"", id_,
+              index, slab_.generation(index), static_cast<int>(address.size()), address.data(),
+              static_cast<int>(std::min<size_t>(request.target.size(), 200)), request.target.data());
   enqueue(c, index, response, true);
   schedule_next_deadline(c, index);
   app_->on_open(*this, id_of(index), request.target);
@@ -554,11 +610,61 @@ void Reactor::handle_handshake(Connection& c, uint32_t index, std::span<const ui
   if (c.state == ConnState::kOpen && take < bytes.size()) feed_framer(c, index, bytes.subspan(take));
 }
 
-void Reactor::respond_and_close(Connection& c, uint32_t index, int status, std::string_view body) {
-  if (status >= 400) stats_.handshakes_refused.fetch_add(1, std::memory_order_relaxed);
+bool Reactor::admit_upgrade(Connection& c, uint32_t index, const HttpRequest& request, std::string_view address) {
+  if (draining_ || state_.draining.load(std::memory_order_relaxed)) {
+    refuse(c, index, 503, RefuseReason::kDraining, address);
+    return false;
+  }
+  if (!state_.origin_allowed(request.origin)) {
+    refuse(c, index, 403, RefuseReason::kOrigin, address);
+    return false;
+  }
+  if (config_.max_connections &&
+      state_.websocket_open.fetch_add(1, std::memory_order_relaxed) >= int64_t(config_.max_connections)) {
+    state_.websocket_open.fetch_sub(1, std::memory_order_relaxed);
+    refuse(c, index, 503, RefuseReason::kCapacity, address);
+    return false;
+  }
+  if (!config_.max_connections) state_.websocket_open.fetch_add(1, std::memory_order_relaxed);
+  if (config_.max_per_address && !address.empty()) {
+    uint32_t key = AddressLimits::key_of(address);
+    if (!state_.addresses.try_add(key)) {
+      state_.websocket_open.fetch_sub(1, std::memory_order_relaxed);
+      refuse(c, index, 429, RefuseReason::kPerAddress, address);
+      return false;
+    }
+    c.client_key = key;
+  }
+  return true;
+}
+
+void Reactor::refuse(Connection& c, uint32_t index, int status, RefuseReason why, std::string_view address) {
+  stats_.refused_by[static_cast<size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+  log_event(LogLevel::kInfo, "handshake_refused", "\"status\":%d,\"reason\":\"%s\",\"address\":\"%.*s\"", status,
+            refuse_reason_name(why), static_cast<int>(address.size()), address.data());
+  respond_and_close(c, index, status);
+}
+
+void Reactor::serve_plain_get(Connection& c, uint32_t index, std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/healthz") {
+    bool draining = draining_ || state_.draining.load(std::memory_order_relaxed);
+    respond_and_close(c, index, draining ? 503 : 200, draining ? "draining\n" : "ok\n");
+  } else if (path == "/metrics") {
+    respond_and_close(c, index, 200, render_prometheus(state_), "text/plain; version=0.0.4; charset=utf-8");
+  } else if (path == "/" || path == "/index.html") {
+    respond_and_close(c, index, 200, demo_page(), "text/html; charset=utf-8");
+  } else {
+    respond_and_close(c, index, 404);
+  }
+}
+
+void Reactor::respond_and_close(Connection& c, uint32_t index, int status, std::string_view body,
+                                std::string_view content_type) {
   std::free(c.handshake);
   c.handshake = nullptr;
-  std::string text = simple_response(status, body);
+  c.close_reason = static_cast<uint8_t>(CloseReason::kHttp);
+  std::string text = simple_response(status, body, content_type);
   SharedFrame* frame = SharedFrame::create(static_cast<uint32_t>(text.size()));
   if (!frame) {
     teardown(c, index);
@@ -576,10 +682,8 @@ void Reactor::feed_framer(Connection& c, uint32_t index, std::span<const uint8_t
   current_ = index;
   FeedResult result = framer_.feed(c.reader, bytes, *this);
   current_ = kNoSlot;
-  if (result.status == FeedStatus::kFail && c.state != ConnState::kTeardown) {
-    stats_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    start_close(c, index, result.close_code, {}, false);
-  }
+  if (result.status == FeedStatus::kFail && c.state != ConnState::kTeardown)
+    start_close(c, index, result.close_code, {}, false, reason_for_code(result.close_code));
 }
 
 // FrameSink -----------------------------------------------------------------------------
@@ -607,11 +711,11 @@ void Reactor::on_close(uint16_t code, std::string_view /*reason*/) {
   if (c->state == ConnState::kClosing) {
     // The answer to our close: the handshake is complete once our frame is out.
     c->flags |= kCloseAfterSend;
-    if (!c->send_head) finish_close(*c, index);
+    if (c->send_head == kNoSlot) finish_close(*c, index);
     return;
   }
   // Echo the peer's status code (RFC 6455 section 5.5.1); none for a close without one.
-  start_close(*c, index, code, {}, false);
+  start_close(*c, index, code, {}, false, CloseReason::kNormal);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -627,52 +731,54 @@ bool Reactor::enqueue(Connection& c, uint32_t index, SharedFrame* frame, bool ex
   // max(cap, one frame) of queued bytes.
   if (!exempt_from_cap && c.queued_bytes > 0 && uint64_t(c.queued_bytes) + frame->size() > config_.max_backlog) {
     frame->release();
-    stats_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
     // Drop what is queued but not yet being sent, then say why we close (1008).
-    SharedFrame* in_flight_frame = nullptr;
-    SendNode* n = c.send_head;
-    if (n && (c.flags & kSendInFlight)) {
-      in_flight_frame = n->frame;
-      n = n->next;
-      c.send_head->next = nullptr;
+    uint32_t n = c.send_head;
+    if (n != kNoSlot && (c.flags & kSendInFlight)) {
+      SendNode* in_flight = send_nodes_.get(n);
+      n = in_flight->next;
+      in_flight->next = kNoSlot;
       c.send_tail = c.send_head;
-      c.queued_bytes = in_flight_frame->size() - c.send_offset;
+      c.queued_bytes = in_flight->frame->size() - c.send_offset;
     } else {
-      c.send_head = c.send_tail = nullptr;
+      c.send_head = c.send_tail = kNoSlot;
       c.queued_bytes = 0;
       c.send_offset = 0;
     }
-    while (n) {
-      SendNode* next = n->next;
-      n->frame->release();
-      send_nodes_.release(n);
+    while (n != kNoSlot) {
+      SendNode* node = send_nodes_.get(n);
+      uint32_t next = node->next;
+      node->frame->release();
+      send_nodes_.free(n);
       n = next;
     }
-    start_close(c, index, 1008, "slow consumer", false);
+    start_close(c, index, 1008, "slow consumer", false, CloseReason::kSlowConsumer);
     return false;
   }
-  SendNode* node = send_nodes_.acquire();
-  if (!node) {
+  uint32_t node_index = send_nodes_.allocate();
+  if (node_index == kNoSlot) {
     frame->release();
+    c.close_reason = static_cast<uint8_t>(CloseReason::kInternal);
     teardown(c, index);
     return false;
   }
-  node->frame = frame;
-  if (c.send_tail)
-    c.send_tail->next = node;
+  send_nodes_.get(node_index)->frame = frame;
+  if (c.send_tail != kNoSlot)
+    send_nodes_.get(c.send_tail)->next = node_index;
   else
-    c.send_head = node;
-  c.send_tail = node;
+    c.send_head = node_index;
+  c.send_tail = node_index;
   c.queued_bytes += frame->size();
   stats_.messages_out.fetch_add(1, std::memory_order_relaxed);
   if (!(c.flags & kSendInFlight)) submit_send(c, index);
   return true;
 }
 
-void Reactor::start_close(Connection& c, uint32_t index, uint16_t code, std::string_view reason, bool wait_for_peer) {
+void Reactor::start_close(Connection& c, uint32_t index, uint16_t code, std::string_view reason, bool wait_for_peer,
+                          CloseReason why) {
   if (c.state != ConnState::kOpen) return;
   app_->on_close(*this, id_of(index));
   c.state = ConnState::kClosing;
+  c.close_reason = static_cast<uint8_t>(why);
   // After a failure or the peer's own close, our frame is the last word; after a close we
   // start, the peer may answer before the close deadline.
   if (!wait_for_peer || (c.flags & kCloseReceived)) c.flags |= kCloseAfterSend;
@@ -708,8 +814,20 @@ void Reactor::teardown(Connection& c, uint32_t index) {
     std::free(c.handshake);
     c.handshake = nullptr;
   }
+  if (c.state == ConnState::kOpen && (c.flags & kCloseReceived))
+    c.close_reason = static_cast<uint8_t>(CloseReason::kNormal);
   c.state = ConnState::kTeardown;
   stats_.closed.fetch_add(1, std::memory_order_relaxed);
+  stats_.closed_by[c.close_reason].fetch_add(1, std::memory_order_relaxed);
+  if (c.upgraded) {
+    --websocket_conns_;
+    stats_.websocket_open.fetch_sub(1, std::memory_order_relaxed);
+    state_.websocket_open.fetch_sub(1, std::memory_order_relaxed);
+    if (c.client_key) state_.addresses.remove(c.client_key);
+    if (config_.log_connections)
+      log_event(LogLevel::kInfo, "websocket_close", "\"conn\":\"%u.%u.%u\",\"reason\":\"%s\"", id_, index,
+                slab_.generation(index), close_reason_name(static_cast<CloseReason>(c.close_reason)));
+  }
   wheel_.cancel(index);
   // Cancel what may be armed (the poll, a send waiting for socket space; receives never
   // wait), then close. Cancelling by user_data is a hash lookup; cancelling by descriptor
@@ -735,21 +853,49 @@ void Reactor::free_slot(Connection& c, uint32_t index) {
     std::free(c.handshake);
   else if (c.reader)
     framer_.release(c.reader);
-  for (SendNode* n = c.send_head; n;) {
-    SendNode* next = n->next;
-    n->frame->release();
-    send_nodes_.release(n);
+  for (uint32_t n = c.send_head; n != kNoSlot;) {
+    SendNode* node = send_nodes_.get(n);
+    uint32_t next = node->next;
+    node->frame->release();
+    send_nodes_.free(n);
     n = next;
   }
   if (c.timer.linked()) wheel_.cancel(index);
   // The kernel chose this index; emplace_at takes it again when the kernel reuses it.
   slab_.free(index, /*recycle=*/false);
+  stats_.slots_in_use.store(slab_.live_count(), std::memory_order_relaxed);
 }
 
-void Reactor::begin_stop() {
-  if (stopping_) return;
-  stopping_ = true;
-  drain_deadline_ = now_ + config_.drain_seconds;
+// ---------------------------------------------------------------------------------------
+// The drain (DESIGN.md section 3: what an ALB target does between SIGTERM and SIGKILL)
+
+void Reactor::begin_drain() {
+  if (draining_) return;
+  draining_ = true;
+  drain_start_ns_ = now_ns_;
+  submit_drain_tick();
+  on_drain_tick();  // the first batch goes at once
+}
+
+void Reactor::on_drain_tick() {
+  if (exiting_) return;
+  // Close every connection whose jitter falls below the elapsed share of the window, so
+  // closes (and the clients' reconnects elsewhere) spread evenly over --drain-seconds.
+  uint64_t window_ns = uint64_t(config_.drain_seconds) * 1000000000ull;
+  uint64_t elapsed = now_ns_ - drain_start_ns_;
+  uint32_t threshold = window_ns == 0 || elapsed >= window_ns ? 1024 : static_cast<uint32_t>(elapsed * 1024 / window_ns);
+  for (uint32_t i = 0; i < slab_.high_water(); ++i) {
+    Connection* c = slab_.get(i);
+    if (c && c->state == ConnState::kOpen && drain_slot_jitter(i, slab_.generation(i)) < threshold)
+      start_close(*c, i, 1001, "server shutting down", true, CloseReason::kShutdown);
+  }
+  if (threshold < 1024) submit_drain_tick();
+}
+
+void Reactor::begin_exit() {
+  // No WebSocket connection is left: stop listening and finish what HTTP is in progress.
+  exiting_ = true;
+  exit_deadline_ = now_ + config_.close_timeout;
   if (accept_armed_) {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, encode_op(Op::kAccept), 0);
@@ -758,14 +904,8 @@ void Reactor::begin_stop() {
   // The armed accept holds its own reference to the socket until the cancel completes.
   ::close(listen_fd_);
   listen_fd_ = -1;
-  for (uint32_t i = 0; i < slab_.high_water(); ++i) {
-    Connection* c = slab_.get(i);
-    if (!c) continue;
-    if (c->state == ConnState::kHandshake)
-      teardown(*c, i);
-    else if (c->state == ConnState::kOpen)
-      start_close(*c, i, 1001, "server shutting down", true);
-  }
+  for (uint32_t i = 0; i < slab_.high_water(); ++i)
+    if (Connection* c = slab_.get(i); c && c->state == ConnState::kHandshake) teardown(*c, i);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -780,17 +920,43 @@ void Reactor::send(ConnId id, SharedFrame* frame) {
   enqueue(*c, id.index, frame);
 }
 
+void Reactor::send_local(uint32_t index, SharedFrame* frame) {
+  Connection* c = slab_.get(index);
+  if (!c || c->state != ConnState::kOpen) {
+    frame->release();
+    return;
+  }
+  enqueue(*c, index, frame);
+}
+
 void Reactor::close(ConnId id, uint16_t code, std::string_view reason) {
-  if (Connection* c = resolve(id)) start_close(*c, id.index, code, reason, true);
+  if (Connection* c = resolve(id)) start_close(*c, id.index, code, reason, true, CloseReason::kApplication);
+}
+
+void Reactor::post(unsigned peer, SharedFrame* frame, uint32_t tag) {
+  if (peer == id_) {
+    on_posted(frame, tag);
+  } else if (peer < peers_.size()) {
+    post_cross(*peers_[peer], frame, tag);
+  } else {
+    frame->release();
+  }
 }
 
 void Reactor::broadcast(SharedFrame* frame) {
   for (Reactor* peer : peers_) {
     if (peer == this) continue;
     frame->retain();
-    post_cross(*peer, frame);
+    post_cross(*peer, frame, kBroadcastTag);
   }
   on_cross_frame(frame);
+}
+
+void Reactor::on_posted(SharedFrame* frame, uint32_t tag) {
+  if (tag == kBroadcastTag)
+    on_cross_frame(frame);
+  else
+    app_->on_posted(*this, frame, tag);
 }
 
 void Reactor::on_cross_frame(SharedFrame* frame) {
@@ -799,6 +965,7 @@ void Reactor::on_cross_frame(SharedFrame* frame) {
   for (uint32_t i = 0; i < slab_.high_water(); ++i)
     if (Connection* c = slab_.get(i); c && c->state == ConnState::kOpen) ++recipients;
   if (recipients) frame->retain(recipients);
+  count_fanout(recipients);
   for (uint32_t i = 0; i < slab_.high_water() && recipients; ++i) {
     Connection* c = slab_.get(i);
     if (c && c->state == ConnState::kOpen) {

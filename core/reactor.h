@@ -19,13 +19,15 @@
 #include <string_view>
 #include <vector>
 
-#include "alloc/object_pool.h"
 #include "alloc/shared_frame.h"
 #include "alloc/slab.h"
 #include "core/app.h"
+#include "core/close_reason.h"
 #include "core/config.h"
+#include "core/latency_histogram.h"
 #include "core/connection.h"
 #include "core/ring.h"
+#include "core/server_state.h"
 #include "core/timer_wheel.h"
 #include "proto/ws_framer.h"
 
@@ -36,22 +38,23 @@ struct ReactorStats {
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> upgraded{0};
   std::atomic<uint64_t> closed{0};
-  std::atomic<uint64_t> handshakes_refused{0};
-  std::atomic<uint64_t> handshake_timeouts{0};
-  std::atomic<uint64_t> idle_timeouts{0};
-  std::atomic<uint64_t> slow_consumers{0};
-  std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> closed_by[static_cast<size_t>(CloseReason::kCount)]{};
+  std::atomic<uint64_t> refused_by[static_cast<size_t>(RefuseReason::kCount)]{};
   std::atomic<uint64_t> buffer_starvations{0};  ///< receives that found the buffer ring empty
   std::atomic<uint64_t> accept_errors{0};
   std::atomic<uint64_t> messages_in{0};
-  std::atomic<uint64_t> messages_out{0};
+  std::atomic<uint64_t> messages_out{0};  ///< frames queued (data, control and HTTP)
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> bytes_out{0};
+  std::atomic<uint64_t> fanout_deliveries{0};  ///< copies of a shared frame queued by fan-out
+  std::atomic<uint64_t> slots_in_use{0};
+  std::atomic<uint64_t> websocket_open{0};
+  LatencyHistogram delivery_latency;  ///< a message's arrival to its last send completion
 };
 
 class Reactor final : private FrameSink {
  public:
-  Reactor(const Config& config, unsigned id, std::unique_ptr<App> app);
+  Reactor(ServerState& state, unsigned id, std::unique_ptr<App> app);
   ~Reactor();
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
@@ -66,7 +69,9 @@ class Reactor final : private FrameSink {
   void set_peers(std::span<Reactor* const> peers) { peers_ = peers; }
   /// Runs the loop until a stop request has drained every connection.
   void run();
-  /// Thread-safe: asks the loop to stop accepting, close connections with 1001 and return.
+  /// Thread-safe: starts the drain (the caller has set ServerState::draining): upgrades
+  /// get 503, connections get 1001 in jittered batches over --drain-seconds, and run()
+  /// returns once no WebSocket connection is left.
   void request_stop();
 
   // The connection API for apps; only from this reactor's thread.
@@ -76,10 +81,27 @@ class Reactor final : private FrameSink {
   void broadcast(SharedFrame* frame);
   /// Starts the close handshake with `code` and `reason`.
   void close(ConnId id, uint16_t code, std::string_view reason);
+  /// Queues `frame` (one reference) on the open connection in slot `index` of this reactor.
+  /// For apps that drop every index they keep in App::on_close.
+  void send_local(uint32_t index, SharedFrame* frame);
+  /// Hands `frame` (one reference) to reactor `peer`, whose App::on_posted gets it with `tag`
+  /// (< 2^31) on its own thread.
+  void post(unsigned peer, SharedFrame* frame, uint32_t tag);
+  /// The app's 32-bit word in the connection slot at `index` (zero on open).
+  uint32_t* app_word(uint32_t index) {
+    Connection* c = slab_.get(index);
+    return c ? &c->app_word : nullptr;
+  }
+  void count_fanout(uint64_t deliveries) { stats_.fanout_deliveries.fetch_add(deliveries, std::memory_order_relaxed); }
 
+  /// The monotonic time of the current loop iteration, in nanoseconds (when the bytes being
+  /// handled arrived, to within one iteration).
+  uint64_t now_ns() const { return now_ns_; }
+  ServerState& state() { return state_; }
+  std::span<Reactor* const> peers() const { return peers_; }
   unsigned id() const { return id_; }
   const ReactorStats& stats() const { return stats_; }
-  uint32_t open_connections() const { return slab_.live_count(); }
+  uint32_t capacity() const { return max_connections_; }
   const RingFeatures& features() const { return features_; }
 
  private:
@@ -105,30 +127,40 @@ class Reactor final : private FrameSink {
   void submit_send(Connection& c, uint32_t index);
   void submit_tick();
   void submit_wake_read();
-  void post_cross(Reactor& peer, SharedFrame* frame);
+  void post_cross(Reactor& peer, SharedFrame* frame, uint32_t tag);
+  void submit_drain_tick();
+  void on_drain_tick();
+  void on_posted(SharedFrame* frame, uint32_t tag);
 
   void handle_bytes(Connection& c, uint32_t index, std::span<const uint8_t> bytes);
   void handle_handshake(Connection& c, uint32_t index, std::span<const uint8_t> bytes);
   void feed_framer(Connection& c, uint32_t index, std::span<const uint8_t> bytes);
-  void respond_and_close(Connection& c, uint32_t index, int status, std::string_view body = {});
+  void respond_and_close(Connection& c, uint32_t index, int status, std::string_view body = {},
+                         std::string_view content_type = "text/plain; charset=utf-8");
+  void refuse(Connection& c, uint32_t index, int status, RefuseReason why, std::string_view address);
+  void serve_plain_get(Connection& c, uint32_t index, std::string_view target);
+  bool admit_upgrade(Connection& c, uint32_t index, const struct HttpRequest& request, std::string_view address);
 
   /// Queues `frame` (owning one reference). Returns false if the connection is over its
   /// backlog cap and is being closed as a slow consumer (the reference is released).
   bool enqueue(Connection& c, uint32_t index, SharedFrame* frame, bool exempt_from_cap = false);
   /// Sends a close frame and tears down once it is out (or at the close deadline).
-  void start_close(Connection& c, uint32_t index, uint16_t code, std::string_view reason, bool wait_for_peer);
+  void start_close(Connection& c, uint32_t index, uint16_t code, std::string_view reason, bool wait_for_peer,
+                   CloseReason why);
   /// The last frame or response is out: close now after a completed close handshake,
   /// otherwise half-close and drain input until the peer closes or the deadline passes.
   void finish_close(Connection& c, uint32_t index);
   void teardown(Connection& c, uint32_t index);
   void free_slot(Connection& c, uint32_t index);
   void op_done(Connection& c, uint32_t index);
-  void begin_stop();
+  void begin_drain();
+  void begin_exit();
   void schedule_next_deadline(Connection& c, uint32_t index);
 
   ConnId id_of(uint32_t index) const { return {index, slab_.generation(index)}; }
   Connection* resolve(ConnId id) { return slab_.get(id.index, id.generation); }
 
+  ServerState& state_;
   const Config& config_;
   unsigned id_;
   std::unique_ptr<App> app_;
@@ -144,16 +176,21 @@ class Reactor final : private FrameSink {
 
   Slab<Connection> slab_;
   TimerWheel wheel_;
-  ObjectPool<SendNode> send_nodes_;
+  Slab<SendNode> send_nodes_;
   FramerPool framer_;
   std::vector<uint32_t> parked_;  ///< connections waiting for receive buffers
 
   std::span<Reactor* const> peers_;
   uint64_t start_ns_ = 0;
-  uint32_t now_ = 0;  ///< current tick (seconds since start), cached once per iteration
-  bool stopping_ = false;
-  uint32_t drain_deadline_ = 0;
+  uint64_t now_ns_ = 0;  ///< monotonic time of this iteration, cached once (STYLE.md habit 7)
+  uint32_t now_ = 0;     ///< current tick (seconds since start)
+  bool draining_ = false;
+  bool exiting_ = false;   ///< the drain is over: listener closed, remaining slots torn down
+  uint64_t drain_start_ns_ = 0;
+  uint32_t exit_deadline_ = 0;
+  uint32_t websocket_conns_ = 0;
   bool accept_armed_ = false;
+  __kernel_timespec drain_tick_interval_{};
 
   uint32_t current_ = kNoSlot;  ///< the connection whose bytes the framer is decoding
   ReactorStats stats_;

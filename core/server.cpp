@@ -98,11 +98,21 @@ int run_server(const Config& config) {
     return kExitListen;
   }
 
+  ServerState state(config);
+  {
+    timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    state.start_ms = uint64_t(now.tv_sec) * 1000 + uint64_t(now.tv_nsec) / 1000000;
+  }
+  if (config.max_per_address && !config.trust_proxy)
+    log_event(LogLevel::kWarn, "per_address_limit_needs_proxy",
+              "\"detail\":\"--max-per-address counts clients by X-Forwarded-For and needs --trust-proxy; "
+              "direct clients are not counted\"");
   std::vector<std::unique_ptr<Reactor>> reactors;
   std::vector<Reactor*> peers;
   uint16_t port = config.port;
   for (unsigned i = 0; i < threads; ++i) {
-    reactors.push_back(std::make_unique<Reactor>(config, i, make_app(config.app, config)));
+    reactors.push_back(std::make_unique<Reactor>(state, i, make_app(config.app, state)));
     // The first listener resolves port 0; the others join it with SO_REUSEPORT.
     if (int err = reactors.back()->open_listener(port); err < 0) {
       log_event(LogLevel::kError, "listen_failed", "\"host\":\"%s\",\"port\":%u,\"error\":\"%s\"",
@@ -113,6 +123,7 @@ int run_server(const Config& config) {
     peers.push_back(reactors.back().get());
   }
   for (auto& r : reactors) r->set_peers(peers);
+  state.reactors = peers;
 
   // Each ring is set up on its own thread (SINGLE_ISSUER); main waits for all of them
   // before it announces the port, and lets the threads run only if every one succeeded.
@@ -155,26 +166,42 @@ int run_server(const Config& config) {
             "\"host\":\"%s\",\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"io_uring\",\"ring_flags\":\"%s\","
             "\"connections_per_reactor\":%llu",
             config.host.c_str(), port, threads, config.app.c_str(), reactors[0]->features().describe().c_str(),
-            static_cast<unsigned long long>(config.max_connections && config.max_connections < nofile.rlim_cur
-                                                ? config.max_connections
-                                                : nofile.rlim_cur));
+            static_cast<unsigned long long>(nofile.rlim_cur));
 
   int exit_code = kExitOk;
+  bool draining = false;
+  EmfCounters emf_previous;
+  uint64_t next_emf_ms = state.start_ms + uint64_t(config.emf_interval) * 1000;
+  auto wall_ms = [] {
+    timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return uint64_t(now.tv_sec) * 1000 + uint64_t(now.tv_nsec) / 1000000;
+  };
+  // The main thread waits for signals, prints EMF lines, and notices reactors that end.
   for (;;) {
-    timespec wait{1, 0};
+    timespec wait{0, 200 * 1000 * 1000};
     int sig = sigtimedwait(&stop_signals, nullptr, &wait);
-    if (sig == SIGINT || sig == SIGTERM) {
-      log_event(LogLevel::kInfo, "stopping", "\"signal\":\"%s\",\"drain_seconds\":%u",
+    if ((sig == SIGINT || sig == SIGTERM) && !draining) {
+      draining = true;
+      log_event(LogLevel::kInfo, "draining", "\"signal\":\"%s\",\"drain_seconds\":%u",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", config.drain_seconds);
-      break;
+      state.draining.store(true);
+      for (auto& r : reactors) r->request_stop();
     }
-    if (running.load() < threads) {
-      // A reactor returned without being asked to: stop the rest and report it.
+    if (config.emf_interval && wall_ms() >= next_emf_ms) {
+      uint64_t now = wall_ms();
+      log_line(render_emf(state, now, emf_previous).c_str());
+      next_emf_ms = now + uint64_t(config.emf_interval) * 1000;
+    }
+    if (running.load() == 0) break;
+    if (!draining && running.load() < threads) {
+      // A reactor returned without being asked to: drain the rest and report it.
       exit_code = kExitRuntime;
-      break;
+      draining = true;
+      state.draining.store(true);
+      for (auto& r : reactors) r->request_stop();
     }
   }
-  for (auto& r : reactors) r->request_stop();
   for (auto& w : workers) w.join();
   uint64_t accepted = 0, closed = 0;
   for (auto& r : reactors) {

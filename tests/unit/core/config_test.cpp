@@ -27,7 +27,8 @@ TEST(Config, DefaultsMatchTheDesign) {
   Parsed p = parse({});
   EXPECT_FALSE(p.exit_now);
   EXPECT_EQ(p.config.port, 8080);
-  EXPECT_EQ(p.config.app, "echo");
+  EXPECT_EQ(p.config.app, "chat");
+  EXPECT_EQ(p.config.drain_seconds, 25u);  // below ECS's 30 s default stopTimeout
   EXPECT_EQ(p.config.max_message, 1u << 20);
   EXPECT_EQ(p.config.max_header_bytes, 8192u);
   EXPECT_EQ(p.config.handshake_timeout, 10u);
@@ -54,11 +55,20 @@ TEST(Config, ParsesEveryOption) {
 TEST(Config, RejectsBadInputWithUsageExitCode) {
   for (auto args : std::vector<std::vector<std::string>>{
            {"--port", "65536"}, {"--port", "80x"}, {"--threads", "0"}, {"--app", "nope"}, {"--bogus", "1"},
-           {"--port"}, {"--buffer-count", "1000"}, {"--ping-interval", "30", "--idle-timeout", "30"}}) {
+           {"--port"}, {"--buffer-count", "1000"}, {"--ping-interval", "30", "--idle-timeout", "30"},
+           {"--threads", "65"}, {"--emf-interval", "0"}}) {
     Parsed p = parse(args);
     EXPECT_TRUE(p.exit_now) << args[0];
     EXPECT_EQ(p.code, 2) << args[0];
   }
+}
+
+TEST(Config, FlagsWithoutValues) {
+  Parsed p = parse({"--trust-proxy", "--log-connections", "--port", "9000"});
+  ASSERT_FALSE(p.exit_now);
+  EXPECT_TRUE(p.config.trust_proxy);
+  EXPECT_TRUE(p.config.log_connections);
+  EXPECT_EQ(p.config.port, 9000);
 }
 
 TEST(Config, HelpExitsZero) {

@@ -1,0 +1,50 @@
+// Why a connection ended, counted per reason in /metrics.
+#pragma once
+
+#include <cstdint>
+
+namespace ringws {
+
+enum class CloseReason : uint8_t {
+  kPeerGone,          ///< EOF or reset without a close frame (the default)
+  kNormal,            ///< the peer's close frame (a completed close handshake)
+  kShutdown,          ///< our 1001 during a drain
+  kProtocolError,     ///< 1002
+  kInvalidData,       ///< 1007
+  kTooBig,            ///< 1009
+  kSlowConsumer,      ///< 1008: over --max-backlog
+  kIdleTimeout,       ///< 1001 after --idle-timeout of silence
+  kHandshakeTimeout,  ///< no complete request within --handshake-timeout
+  kHttp,              ///< a plain HTTP request was answered, or an upgrade refused
+  kApplication,       ///< the app closed it
+  kInternal,          ///< out of memory or a failed operation
+  kCount,
+};
+
+inline const char* close_reason_name(CloseReason r) {
+  static const char* const kNames[] = {"peer_gone",    "normal",       "shutdown",     "protocol_error",
+                                       "invalid_data", "too_big",      "slow_consumer", "idle_timeout",
+                                       "handshake_timeout", "http",    "application",  "internal"};
+  return kNames[static_cast<int>(r)];
+}
+
+/// Why an HTTP request did not become a WebSocket connection.
+enum class RefuseReason : uint8_t {
+  kBadRequest,  ///< 400
+  kMethod,      ///< 405
+  kVersion,     ///< 426
+  kTooLarge,    ///< 431
+  kOrigin,      ///< 403, --allowed-origins
+  kCapacity,    ///< 503, --max-connections
+  kPerAddress,  ///< 429, --max-per-address
+  kDraining,    ///< 503 after SIGTERM
+  kCount,
+};
+
+inline const char* refuse_reason_name(RefuseReason r) {
+  static const char* const kNames[] = {"bad_request", "method",     "version",     "too_large",
+                                       "origin",      "capacity",   "per_address", "draining"};
+  return kNames[static_cast<int>(r)];
+}
+
+}  // namespace ringws
