@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_packages=(build-essential cmake pkg-config liburing-dev libwslay-dev libmimalloc-dev libssl-dev
                 libsimdjson-dev libgtest-dev libbenchmark-dev)
-test_packages=(python3 python3-websockets python3-pytest python3-matplotlib procps iproute2)
+test_packages=(python3 python3-websockets python3-pytest python3-matplotlib procps iproute2 chromium haproxy)
 
 wanted=("${build_packages[@]}")
 [[ "${1:-}" == "--runtime-only" ]] || wanted+=("${test_packages[@]}")

@@ -17,6 +17,8 @@ run_suite() {  # $1 = build dir, rest = extra cmake args
   ctest --test-dir "$dir" --output-on-failure -j"$jobs"
   echo "==> integration and conformance tests ($dir)"
   tests/run-integration.sh "$dir/ringws"
+  echo "==> browser test of the demo page ($dir)"
+  tests/browser/run.sh "$dir/ringws"
 }
 
 run_suite build -DCMAKE_BUILD_TYPE=Release
