@@ -25,7 +25,8 @@ def alb(request):
     if not ringws_binary().is_file():
         pytest.fail(f"ringws binary not found at {ringws_binary()} (set RINGWS_BIN)", pytrace=False)
     workdir = Path(tempfile.mkdtemp(prefix="ringws-alb-test-"))
-    lb = LocalAlb(workdir)
+    # --log-connections: the test reads the client address each instance logged.
+    lb = LocalAlb(workdir, server_args=["--log-connections"])
     try:
         yield lb
     finally:

@@ -3,6 +3,7 @@ reads HAProxy's stats and the instances' /metrics, and stops everything by PID."
 
 import csv
 import io
+import json
 import os
 import re
 import signal
@@ -60,13 +61,13 @@ def connections_open(base_url):
 class LocalAlb:
     """scripts/local-alb.sh as a child process; its stdout (a file) names the PIDs and URLs."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, server_args=()):
         self.workdir = workdir
         self.out_path = workdir / "local-alb.out"
         self.err_path = workdir / "local-alb.err"
         args = [str(SCRIPT), "--binary", str(ringws_binary()), "--lb-port", "0", "--stats-port", "0",
                 "--drain-seconds", str(DRAIN_SECONDS), "--workdir", str(workdir / "logs"),
-                "--ready-timeout", str(int(READY_TIMEOUT) - 5)]
+                "--ready-timeout", str(int(READY_TIMEOUT) - 5), "--", *server_args]
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         self.instances = {}   # name -> {"pid", "url", "log"}
@@ -106,6 +107,18 @@ class LocalAlb:
                 if f["name"] == name:
                     return int(f["status"])
         return None
+
+    def log_events(self, name, event):
+        """The JSON log lines of instance `name` whose "event" is `event`."""
+        found = []
+        for line in Path(self.instances[name]["log"]).read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("event") == event:
+                found.append(record)
+        return found
 
     def server_stats(self, name):
         """HAProxy's CSV row for backend server `name` as a dict (status, check_status, ...)."""

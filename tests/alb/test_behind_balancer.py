@@ -18,6 +18,9 @@ import websockets
 from local_alb import DRAIN_SECONDS, STEP_TIMEOUT, connections_open, http_get
 
 CLIENTS = 40
+# The clients connect from another loopback address than HAProxy's, so the instances' logs
+# show whether --trust-proxy took the address from X-Forwarded-For.
+CLIENT_ADDRESS = "127.0.0.2"
 EXIT_MARGIN = 10.0      # the drained instance exits within DRAIN_SECONDS + this
 ROOM = "lobby"
 
@@ -36,7 +39,8 @@ class ChatClient:
 
     async def connect(self):
         """Opens a connection and waits for hello and the joined of the URL's room."""
-        ws = await websockets.connect(self.url, open_timeout=5, close_timeout=2, ping_interval=None)
+        ws = await websockets.connect(self.url, open_timeout=5, close_timeout=2, ping_interval=None,
+                                      local_addr=(CLIENT_ADDRESS, 0))
         hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert hello.get("type") == "hello", hello
         joined = json.loads(await asyncio.wait_for(ws.recv(), 5))
@@ -175,6 +179,15 @@ async def _scenario(alb, a, b):
         # Instance b and HAProxy carry on.
         assert alb.exit_status("b") is None and alb.exit_status("haproxy") is None
         assert alb.server_stats("b")["status"] == "UP"
+        # Behind HAProxy, with --trust-proxy, each instance logs the client's address (the
+        # right-most X-Forwarded-For entry), not HAProxy's 127.0.0.1.
+        opens = alb.log_events("a", "websocket_open") + alb.log_events("b", "websocket_open")
+        assert len(opens) == CLIENTS + len(moved), f"{len(opens)} websocket_open log lines"
+        assert {o.get("address") for o in opens} == {CLIENT_ADDRESS}, opens[:3]
+        refused = [r for c in moved for r in c.refused]
+        print(f"clients a={on_a} b={on_b}; a DOWN with check {down['check_status']}/{down['check_code']}"
+              f" while {'running' if a_alive_when_down else 'already exited'};"
+              f" refused reconnect attempts: {len(refused)} {sorted(set(map(str, refused)))}")
     finally:
         for task in readers:
             task.cancel()
