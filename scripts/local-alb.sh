@@ -110,23 +110,35 @@ fi
 
 pids=()
 stopping=0
-# Stops what we started, by PID: SIGTERM, then up to 30 s (the instances drain first), then
-# SIGKILL for anything still there.
+# Stops what we started, by PID: the instances first, so their clients get close 1001 through
+# HAProxy while they drain (up to 30 s), then HAProxy; SIGKILL for anything still there.
+# Reports each exit status as an EXITED line, as for an exit while running.
+name_of() {
+  if [[ "$1" == "${pid_a:-}" ]]; then echo a; elif [[ "$1" == "${pid_b:-}" ]]; then echo b; else echo haproxy; fi
+}
+stop_pids() {
+  local pid st deadline=$((SECONDS + 30))
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "local-alb: pid $pid still running 30 s after SIGTERM, sending SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    st=0
+    wait "$pid" 2>/dev/null || st=$?
+    echo "EXITED name=$(name_of "$pid") pid=$pid status=$st"
+  done
+}
 cleanup() {
   local status=$?
   (( stopping )) && return
   stopping=1
   trap - INT TERM EXIT
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  local deadline=$((SECONDS + 30))
-  for pid in "${pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "local-alb: pid $pid still running after SIGTERM, sending SIGKILL" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-  done
+  local pid instances=()
+  for pid in "${pids[@]}"; do [[ "$pid" == "${haproxy_pid:-}" ]] || instances+=("$pid"); done
+  (( ${#instances[@]} )) && stop_pids "${instances[@]}"
+  [[ -n "${haproxy_pid:-}" ]] && [[ " ${pids[*]} " == *" $haproxy_pid "* ]] && stop_pids "$haproxy_pid"
   echo "local-alb: stopped (logs in $workdir)" >&2
   exit "$status"
 }
@@ -222,6 +234,5 @@ while true; do
     echo "local-alb: haproxy exited with status $status; its log: $haproxy_log" >&2
     exit 1
   fi
-  name=b; [[ "$exited" == "$pid_a" ]] && name=a
-  echo "EXITED name=$name pid=$exited status=$status"
+  echo "EXITED name=$(name_of "$exited") pid=$exited status=$status"
 done

@@ -20,6 +20,7 @@ SCRIPT = REPO / "scripts" / "local-alb.sh"
 DRAIN_SECONDS = 3
 READY_TIMEOUT = 40.0    # two instances listening, then two health checks in a row each
 STEP_TIMEOUT = 20.0     # any other wait for a condition
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 def ringws_binary():
@@ -147,6 +148,16 @@ class LocalAlb:
                             os.kill(pid, signal.SIGKILL)
                         except ProcessLookupError:
                             pass
+        # Both instances end with status 0 (a after the test's SIGTERM, b after the script's),
+        # and a sanitizer build reports nothing.
+        for name, inst in sorted(self.instances.items()):
+            status = self.exit_status(name)
+            if status != 0:
+                problems.append(f"ringws {name} exit status {status}, expected 0")
+            log = Path(inst["log"]).read_text(errors="replace")
+            for marker in SANITIZER_MARKERS:
+                if marker in log:
+                    problems.append(f"sanitizer report in ringws {name}'s log ({marker!r})")
         return problems
 
     def diagnostics(self):
