@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# A local stand-in for the AWS ALB: two ringws instances on loopback behind HAProxy
+# (deploy/haproxy/haproxy.cfg), health-checked on /healthz. Runs in the foreground until
+# Ctrl-C or SIGTERM, then stops everything it started, by PID.
+#
+# usage: scripts/local-alb.sh [options] [-- extra ringws arguments]
+#   --binary PATH        ringws binary (default: build/ringws)
+#   --ports A,B          ports of the two instances (default: two free ports). HAProxy needs
+#                        them up front, so the instances cannot use --port 0.
+#   --lb-port N          port of the balancer (default 8000; 0 picks a free one)
+#   --stats-port N       port of HAProxy's stats page (default 8404; 0 picks a free one)
+#   --host ADDR          loopback address everything binds to (default 127.0.0.1)
+#   --threads N          reactor threads per instance (default 2)
+#   --drain-seconds N    drain window of the instances on SIGTERM (default: the server's)
+#   --workdir DIR        where the logs go (default: a new directory under ${TMPDIR:-/tmp})
+#   --ready-timeout S    how long to wait for both backends to be UP (default 30)
+#   -h, --help           this text
+# Every instance gets --trust-proxy (HAProxy adds X-Forwarded-For), so its logs show the
+# client's address rather than HAProxy's.
+#
+# Output on stdout, one line each, for people and for tests:
+#   INSTANCE name=a pid=<pid> url=http://<host>:<port>/ log=<file>     (then name=b)
+#   HAPROXY pid=<pid> stats=http://<host>:<stats port>/stats log=<file>
+#   READY url=ws://<host>:<lb port>/ page=http://<host>:<lb port>/
+#   EXITED name=<a|b|haproxy> pid=<pid> status=<exit code>     (whenever one of them exits)
+# READY comes once HAProxy's stats show both backends UP. Diagnostics go to stderr.
+# Exit status: 0 after Ctrl-C/SIGTERM, 1 when something failed to start or HAProxy died,
+# 2 on a usage error.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+binary="$repo/build/ringws"
+ports=""
+lb_port=8000
+stats_port=8404
+host=127.0.0.1
+threads=2
+drain_seconds=""
+workdir=""
+ready_timeout=30
+extra=()
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
+die() { echo "local-alb: $*" >&2; exit 2; }
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
+    --ports) ports="${2:?--ports needs A,B}"; shift 2 ;;
+    --lb-port) lb_port="${2:?--lb-port needs a number}"; shift 2 ;;
+    --stats-port) stats_port="${2:?--stats-port needs a number}"; shift 2 ;;
+    --host) host="${2:?--host needs an address}"; shift 2 ;;
+    --threads) threads="${2:?--threads needs a number}"; shift 2 ;;
+    --drain-seconds) drain_seconds="${2:?--drain-seconds needs a number}"; shift 2 ;;
+    --workdir) workdir="${2:?--workdir needs a directory}"; shift 2 ;;
+    --ready-timeout) ready_timeout="${2:?--ready-timeout needs seconds}"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    --) shift; extra=("$@"); break ;;
+    *) die "unknown option: $1 (see --help)" ;;
+  esac
+done
+
+is_port() { [[ "$1" =~ ^[0-9]+$ ]] && (( $1 <= 65535 )); }
+command -v haproxy >/dev/null 2>&1 ||
+  { echo "local-alb: haproxy not found; install it with: apt-get install -y haproxy" >&2; exit 1; }
+[[ -x "$binary" ]] ||
+  { echo "local-alb: no ringws binary at $binary (build it, or pass --binary PATH)" >&2; exit 1; }
+binary="$(realpath "$binary")"
+py=/usr/bin/python3
+[[ -x "$py" ]] || { echo "local-alb: $py not found (needed to pick ports and read HAProxy's stats)" >&2; exit 1; }
+is_port "$lb_port" || die "--lb-port: not a port: $lb_port"
+is_port "$stats_port" || die "--stats-port: not a port: $stats_port"
+[[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads: not a positive number: $threads"
+[[ -z "$drain_seconds" || "$drain_seconds" =~ ^[0-9]+$ ]] || die "--drain-seconds: not a number: $drain_seconds"
+[[ "$ready_timeout" =~ ^[1-9][0-9]*$ ]] || die "--ready-timeout: not a positive number: $ready_timeout"
+
+# Free ports: bind port 0 for every one we need at once (so they differ), then release them.
+# Another process could take one in between; the instance then fails to listen and we say so.
+free_ports() {
+  "$py" - "$host" "$1" <<'PY'
+import socket, sys
+host, n = sys.argv[1], int(sys.argv[2])
+socks = [socket.socket() for _ in range(n)]
+for s in socks:
+    s.bind((host, 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+PY
+}
+
+if [[ -n "$ports" ]]; then
+  IFS=, read -r port_a port_b rest <<<"$ports"
+  [[ -z "${rest:-}" ]] && is_port "${port_a:-x}" && is_port "${port_b:-x}" &&
+    (( port_a > 0 && port_b > 0 && port_a != port_b )) || die "--ports: need two different ports A,B, got $ports"
+else
+  read -r port_a port_b <<<"$(free_ports 2)"
+fi
+if (( lb_port == 0 || stats_port == 0 )); then
+  read -r p1 p2 <<<"$(free_ports 2)"
+  (( lb_port == 0 )) && lb_port=$p1
+  (( stats_port == 0 )) && stats_port=$p2
+fi
+
+if [[ -z "$workdir" ]]; then
+  workdir="$(mktemp -d "${TMPDIR:-/tmp}/local-alb.XXXXXX")"
+else
+  mkdir -p "$workdir"
+fi
+
+pids=()
+stopping=0
+# Stops what we started, by PID: the instances first, so their clients get close 1001 through
+# HAProxy while they drain (up to 30 s), then HAProxy; SIGKILL for anything still there.
+# Reports each exit status as an EXITED line, as for an exit while running.
+name_of() {
+  if [[ "$1" == "${pid_a:-}" ]]; then echo a; elif [[ "$1" == "${pid_b:-}" ]]; then echo b; else echo haproxy; fi
+}
+stop_pids() {
+  local pid st deadline=$((SECONDS + 30))
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "local-alb: pid $pid still running 30 s after SIGTERM, sending SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    st=0
+    wait "$pid" 2>/dev/null || st=$?
+    echo "EXITED name=$(name_of "$pid") pid=$pid status=$st"
+  done
+}
+cleanup() {
+  local status=$?
+  (( stopping )) && return
+  stopping=1
+  trap - INT TERM EXIT
+  local pid instances=()
+  for pid in "${pids[@]}"; do [[ "$pid" == "${haproxy_pid:-}" ]] || instances+=("$pid"); done
+  (( ${#instances[@]} )) && stop_pids "${instances[@]}"
+  [[ -n "${haproxy_pid:-}" ]] && [[ " ${pids[*]} " == *" $haproxy_pid "* ]] && stop_pids "$haproxy_pid"
+  echo "local-alb: stopped (logs in $workdir)" >&2
+  exit "$status"
+}
+on_signal() { echo "local-alb: $1, stopping" >&2; exit 0; }
+trap cleanup EXIT
+trap 'on_signal SIGINT' INT
+trap 'on_signal SIGTERM' TERM
+
+start_instance() {  # name port
+  local args=(--host "$host" --port "$2" --threads "$threads" --trust-proxy)
+  [[ -n "$drain_seconds" ]] && args+=(--drain-seconds "$drain_seconds")
+  local log="$workdir/ringws-$1.log"
+  "$binary" "${args[@]}" "${extra[@]}" </dev/null >"$log" 2>&1 &
+  pids+=($!)
+  echo "INSTANCE name=$1 pid=$! url=http://$host:$2/ log=$log"
+}
+
+# Waits for an instance's "listening" line, so a port that is taken or a bad argument shows
+# up as a clear error here rather than as a backend that never comes UP.
+wait_listening() {  # name pid
+  local log="$workdir/ringws-$1.log" deadline=$((SECONDS + ready_timeout))
+  until grep -q '"event":"listening"' "$log" 2>/dev/null; do
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "local-alb: ringws $1 (pid $2) exited before listening; its output:" >&2
+      sed 's/^/  /' "$log" >&2
+      exit 1
+    fi
+    (( SECONDS < deadline )) || { echo "local-alb: ringws $1 not listening after ${ready_timeout}s ($log)" >&2; exit 1; }
+    sleep 0.05
+  done
+}
+
+start_instance a "$port_a"
+pid_a=${pids[0]}
+start_instance b "$port_b"
+pid_b=${pids[1]}
+wait_listening a "$pid_a"
+wait_listening b "$pid_b"
+
+haproxy_log="$workdir/haproxy.log"
+RINGWS_LB_HOST="$host" RINGWS_LB_PORT="$lb_port" RINGWS_LB_STATS_PORT="$stats_port" \
+RINGWS_A="$host:$port_a" RINGWS_B="$host:$port_b" \
+  haproxy -db -f "$repo/deploy/haproxy/haproxy.cfg" </dev/null >"$haproxy_log" 2>&1 &
+haproxy_pid=$!
+pids+=("$haproxy_pid")
+stats_url="http://$host:$stats_port/stats"
+echo "HAPROXY pid=$haproxy_pid stats=$stats_url log=$haproxy_log"
+
+# Both backends UP in the stats CSV (columns pxname, svname, ..., status) means the health
+# checks on /healthz have passed "rise" times in a row: the balancer routes to both.
+backends_up() {
+  "$py" - "$stats_url;csv" <<'PY'
+import csv, io, sys, urllib.request
+try:
+    text = urllib.request.urlopen(sys.argv[1], timeout=2).read().decode()
+except OSError:
+    sys.exit(1)
+rows = list(csv.reader(io.StringIO(text.lstrip("# "))))
+col = rows[0].index("status")
+up = {r[1] for r in rows[1:] if len(r) > col and r[0] == "ringws" and r[col] == "UP"}
+sys.exit(0 if {"a", "b"} <= up else 1)
+PY
+}
+deadline=$((SECONDS + ready_timeout))
+until backends_up; do
+  if ! kill -0 "$haproxy_pid" 2>/dev/null; then
+    echo "local-alb: haproxy exited; its output:" >&2
+    sed 's/^/  /' "$haproxy_log" >&2
+    exit 1
+  fi
+  if (( SECONDS >= deadline )); then
+    echo "local-alb: backends not both UP after ${ready_timeout}s; see $stats_url and $haproxy_log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+echo "READY url=ws://$host:$lb_port/ page=http://$host:$lb_port/"
+
+# Runs until a signal, or until HAProxy dies. An instance that exits (a test's SIGTERM, a
+# crash) does not stop the rest: HAProxy marks it DOWN and routes to the other one; its exit
+# status is reported on stdout as "EXITED name=<a|b> pid=<pid> status=<code>".
+set +e
+while true; do
+  exited=""
+  wait -n -p exited "${pids[@]}"
+  status=$?
+  [[ -n "$exited" ]] || continue  # a signal interrupted the wait; its trap exits
+  remaining=()
+  for pid in "${pids[@]}"; do [[ "$pid" == "$exited" ]] || remaining+=("$pid"); done
+  pids=("${remaining[@]}")
+  if [[ "$exited" == "$haproxy_pid" ]]; then
+    echo "EXITED name=haproxy pid=$exited status=$status"
+    echo "local-alb: haproxy exited with status $status; its log: $haproxy_log" >&2
+    exit 1
+  fi
+  echo "EXITED name=$(name_of "$exited") pid=$exited status=$status"
+done
