@@ -19,8 +19,8 @@ py=/usr/bin/python3
 
 status=0
 
-echo "== pytest: tests/integration tests/conformance ($bin)"
-"$py" -m pytest -p no:cacheprovider -q -rfE "$here/integration" "$here/conformance" "$@" || status=1
+echo "== pytest: tests/integration tests/conformance tests/alb tests/scripts ($bin)"
+"$py" -m pytest -p no:cacheprovider -q -rfE "$here/integration" "$here/conformance" "$here/alb" "$here/scripts" "$@" || status=1
 
 echo "== node --test: tests/integration/node"
 node_dir="$here/integration/node"
