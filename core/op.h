@@ -19,6 +19,7 @@ enum class Op : uint8_t {
   kRecv,         ///< a receive with buffer select
   kSend,         ///< the one send in flight on a connection
   kClose,        ///< close of a direct descriptor
+  kPeerAddress,  ///< FIXED_FD_INSTALL of a new connection, to read its peer address
   kUntracked,    ///< cancel, shutdown, close of a refused accept: the completion means nothing
   kTick,         ///< the reactor's one timeout, the timer wheel's clock
   kDrainTick,    ///< during a drain: the next batch of 1001 closes

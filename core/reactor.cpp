@@ -149,6 +149,10 @@ int Reactor::setup_ring(const char*& what) {
   int ret = ringws::setup_ring(ring_, kSqEntries, max_connections_, features_);
   if (ret < 0) return ret;
   ring_ready_ = true;
+  // Multishot accept cannot report each peer's address; it is looked up per connection, at
+  // two syscalls, only when a setting uses it and the kernel can (6.8+).
+  bool want_peers = (config_.max_per_address && !config_.trust_proxy) || config_.log_connections;
+  lookup_peers_ = want_peers && features_.fixed_fd_install;
   what = "provided buffer ring";
   ret = buffers_.init(ring_, kBufferGroup, config_.buffer_count, config_.buffer_size);
   if (ret < 0) return ret;
@@ -214,6 +218,42 @@ void Reactor::submit_send(Connection& c, uint32_t index) {
   io_uring_sqe_set_data64(sqe, encode_conn(Op::kSend, index, slab_.generation(index)));
   c.flags |= kSendInFlight;
   ++c.ops_in_flight;
+}
+
+void Reactor::submit_peer_lookup(Connection& c, uint32_t index) {
+  // The request buffer is lent now instead of at the first bytes: it holds the address.
+  c.handshake = static_cast<HandshakeBuffer*>(std::malloc(sizeof(HandshakeBuffer) + config_.max_header_bytes));
+  if (!c.handshake) return;
+  c.handshake->length = 0;
+  c.handshake->peer[0] = '\0';
+  // Submitted before the poll, so it completes (inline, at submission) before any bytes are
+  // handled: the address is known when the request is.
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_rw(kOpFixedFdInstall, sqe, static_cast<int>(index), nullptr, 0, 0);
+  sqe->flags |= IOSQE_FIXED_FILE;
+  sqe->rw_flags = 0;  // install_fd_flags: the installed descriptor is O_CLOEXEC
+  io_uring_sqe_set_data64(sqe, encode_conn(Op::kPeerAddress, index, slab_.generation(index)));
+  ++c.ops_in_flight;
+}
+
+void Reactor::on_peer_address(Connection& c, const io_uring_cqe& cqe) {
+  if (cqe.res < 0) return;
+  int fd = cqe.res;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (c.state == ConnState::kHandshake && c.handshake && getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    if (addr.ss_family == AF_INET6) {
+      auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
+      // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d: name them as IPv4.
+      if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+        inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], c.handshake->peer, sizeof c.handshake->peer);
+      else
+        inet_ntop(AF_INET6, &a6->sin6_addr, c.handshake->peer, sizeof c.handshake->peer);
+    } else if (addr.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, c.handshake->peer, sizeof c.handshake->peer);
+    }
+  }
+  ::close(fd);
 }
 
 void Reactor::submit_tick() {
@@ -337,6 +377,7 @@ void Reactor::handle(const io_uring_cqe& cqe) {
     case Op::kRecv:
     case Op::kSend:
     case Op::kClose:
+    case Op::kPeerAddress:
       break;
   }
   uint32_t index = index_of(ud);
@@ -353,6 +394,10 @@ void Reactor::handle(const io_uring_cqe& cqe) {
       on_send(*c, index, cqe);
       break;
     case Op::kClose:
+      op_done(*c, index);
+      break;
+    case Op::kPeerAddress:
+      on_peer_address(*c, cqe);
       op_done(*c, index);
       break;
     default:
@@ -387,6 +432,7 @@ void Reactor::on_accept(const io_uring_cqe& cqe) {
       stats_.accepted.fetch_add(1, std::memory_order_relaxed);
       c->last_rx = now_;
       wheel_.schedule(index, now_ + config_.handshake_timeout);
+      if (lookup_peers_) submit_peer_lookup(*c, index);
       arm_poll(*c, index);
     }
   }

@@ -126,6 +126,8 @@ class Reactor final : private FrameSink {
   void submit_recv(Connection& c, uint32_t index);
   void submit_send(Connection& c, uint32_t index);
   void submit_tick();
+  void submit_peer_lookup(Connection& c, uint32_t index);
+  void on_peer_address(Connection& c, const io_uring_cqe& cqe);
   void submit_wake_read();
   void post_cross(Reactor& peer, SharedFrame* frame, uint32_t tag);
   void submit_drain_tick();
@@ -190,6 +192,7 @@ class Reactor final : private FrameSink {
   uint32_t exit_deadline_ = 0;
   uint32_t websocket_conns_ = 0;
   bool accept_armed_ = false;
+  bool lookup_peers_ = false;  ///< a setting needs the TCP peer's address (see setup_ring)
   __kernel_timespec drain_tick_interval_{};
 
   uint32_t current_ = kNoSlot;  ///< the connection whose bytes the framer is decoding

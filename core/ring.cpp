@@ -18,6 +18,7 @@ std::string RingFeatures::describe() const {
   add(defer_taskrun, "DEFER_TASKRUN");
   add(coop_taskrun, "COOP_TASKRUN");
   add(registered_fd, "REGISTERED_FD");
+  add(fixed_fd_install, "FIXED_FD_INSTALL");
   return s.empty() ? "none" : s;
 }
 
@@ -52,6 +53,10 @@ int setup_ring(io_uring& ring, unsigned entries, unsigned files, RingFeatures& f
   }
   if (ret != 0) return ret;
   if (io_uring_register_ring_fd(&ring) == 1) features.registered_fd = true;
+  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring)) {
+    features.fixed_fd_install = io_uring_opcode_supported(probe, kOpFixedFdInstall);
+    io_uring_free_probe(probe);
+  }
   ret = io_uring_register_files_sparse(&ring, files);
   if (ret < 0) {
     io_uring_queue_exit(&ring);

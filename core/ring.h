@@ -14,6 +14,7 @@ struct RingFeatures {
   bool defer_taskrun = false;  ///< IORING_SETUP_DEFER_TASKRUN accepted
   bool coop_taskrun = false;   ///< fallback when DEFER_TASKRUN is missing
   bool registered_fd = false;  ///< the ring fd is registered (cheaper io_uring_enter)
+  bool fixed_fd_install = false;  ///< IORING_OP_FIXED_FD_INSTALL (6.8): a direct descriptor's peer address
   std::string describe() const;
 };
 
@@ -21,6 +22,9 @@ struct RingFeatures {
 /// DEFER_TASKRUN | SUBMIT_ALL, else COOP_TASKRUN, else none; CQ 8x the SQ. Registers a
 /// sparse fixed-file table of `files` entries. Returns 0 or -errno.
 int setup_ring(io_uring& ring, unsigned entries, unsigned files, RingFeatures& features);
+
+/// IORING_OP_FIXED_FD_INSTALL, which Debian's liburing 2.3 does not name.
+inline constexpr uint8_t kOpFixedFdInstall = 54;
 
 /// The buffers a reactor's receives select from (IOSQE_BUFFER_SELECT): `count` buffers of
 /// `size` bytes in one allocation, registered as buffer group `group`.

@@ -104,10 +104,6 @@ int run_server(const Config& config) {
     clock_gettime(CLOCK_REALTIME, &now);
     state.start_ms = uint64_t(now.tv_sec) * 1000 + uint64_t(now.tv_nsec) / 1000000;
   }
-  if (config.max_per_address && !config.trust_proxy)
-    log_event(LogLevel::kWarn, "per_address_limit_needs_proxy",
-              "\"detail\":\"--max-per-address counts clients by X-Forwarded-For and needs --trust-proxy; "
-              "direct clients are not counted\"");
   std::vector<std::unique_ptr<Reactor>> reactors;
   std::vector<Reactor*> peers;
   uint16_t port = config.port;
@@ -159,6 +155,11 @@ int run_server(const Config& config) {
   }
   proceed.store(true);
   go.count_down();
+  if (((config.max_per_address && !config.trust_proxy) || config.log_connections) &&
+      !reactors[0]->features().fixed_fd_install)
+    log_event(LogLevel::kWarn, "peer_address_unavailable",
+              "\"detail\":\"this kernel lacks IORING_OP_FIXED_FD_INSTALL (6.8+): direct clients have no address, "
+              "so --max-per-address applies only to X-Forwarded-For addresses (with --trust-proxy)\"");
 
   rlimit nofile{};
   getrlimit(RLIMIT_NOFILE, &nofile);

@@ -33,7 +33,10 @@ class Server:
         # The default drain window (25 s, for an ALB) would outlast STOP_TIMEOUT.
         options.setdefault("drain_seconds", 2)
         for name, value in options.items():
-            self.args += ["--" + name.replace("_", "-"), str(value)]
+            if value is True:  # a flag without a value: trust_proxy=True -> --trust-proxy
+                self.args.append("--" + name.replace("_", "-"))
+            else:
+                self.args += ["--" + name.replace("_", "-"), str(value)]
         self.out = tempfile.NamedTemporaryFile(prefix="ringws-out-", suffix=".log", delete=False)
         self.err = tempfile.NamedTemporaryFile(prefix="ringws-err-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err)
