@@ -86,10 +86,12 @@ def test_broadcast_while_clients_come_and_go(ringws):
         stayers = [await websockets.connect(s.url, ping_interval=None) for _ in range(50)]
         msgs = [json.dumps({"type": "broadcast", "payload": i}) for i in range(20)]
 
+        rng = random.Random(1001)
+
         async def churn():
             for _ in range(100):
                 ws = await websockets.connect(s.url, ping_interval=None)
-                if random.random() < 0.5:
+                if rng.random() < 0.5:
                     ws.transport.abort()  # gone without a close handshake
                 else:
                     await ws.close()
