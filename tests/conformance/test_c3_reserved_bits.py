@@ -12,14 +12,16 @@ def test_3_1_rsv1_text(ws):
 
 def test_3_2_rsv2_after_valid_text(ws):
     # Sent in one write: the valid message is echoed before the connection fails.
-    ws.send_raw(build_frame(OP_TEXT, b"Hello, world!") + build_frame(OP_TEXT, b"Hello, world!", rsv=2)
+    ws.send_raw_tolerant(build_frame(OP_TEXT, b"Hello, world!") + build_frame(OP_TEXT, b"Hello, world!", rsv=2)
                 + build_frame(OP_PING))
     expect_echo(ws, OP_TEXT, b"Hello, world!")
     ws.expect_close(1002)
 
 
 def test_3_3_rsv3_after_valid_text_chopped(ws):
-    ws.send_raw(build_frame(OP_TEXT, b"Hello, world!") + build_frame(OP_TEXT, b"Hello, world!", rsv=3), chop=1)
+    # The server may fail on the bad header while the rest is still arriving.
+    ws.send_raw_tolerant(build_frame(OP_TEXT, b"Hello, world!") + build_frame(OP_TEXT, b"Hello, world!", rsv=3),
+                         chop=1)
     expect_echo(ws, OP_TEXT, b"Hello, world!")
     ws.expect_close(1002)
 

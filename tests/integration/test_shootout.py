@@ -93,11 +93,18 @@ def test_bad_messages_do_not_break_the_connection(ringws):
             await ws.send(probe)
             seen = []
             while True:
-                text, _ = await recv_json(ws)
+                text = await asyncio.wait_for(ws.recv(), 30)
                 if text == probe:
                     break
                 seen.append(text)
                 assert len(seen) <= 5, f"too many replies to 5 bad messages: {seen}"
+            # Whatever it answers to bad input is still the protocol's JSON.
+            for text in seen:
+                assert isinstance(text, str), f"binary reply to a bad message: {text!r}"
+                try:
+                    json.loads(text)
+                except ValueError:
+                    raise AssertionError(f"reply to a bad message is not valid JSON: {text!r}") from None
 
     run(go())
     assert s.alive()

@@ -15,8 +15,17 @@ async function open(url) {
 
 function nextMessage(ws, ms = 20000) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no message in time')), ms);
-    ws.once('message', (data, isBinary) => { clearTimeout(timer); resolve({ data, isBinary }); });
+    const onClose = (code, reason) => {
+      clearTimeout(timer);
+      reject(new Error(`expected a message, got close ${code} ${reason}`));
+    };
+    const timer = setTimeout(() => { ws.off('close', onClose); reject(new Error('no message in time')); }, ms);
+    ws.once('close', onClose);
+    ws.once('message', (data, isBinary) => {
+      clearTimeout(timer);
+      ws.off('close', onClose);
+      resolve({ data, isBinary });
+    });
   });
 }
 
