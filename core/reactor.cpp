@@ -15,6 +15,7 @@
 #include <ctime>
 
 #include "core/demo_page.h"
+#include "core/listener.h"
 #include "core/log.h"
 #include "core/op.h"
 #include "proto/http_request.h"
@@ -74,41 +75,6 @@ uint32_t table_size() {
   return n;
 }
 
-int open_listening_socket(const Config& config, uint16_t port, uint16_t& bound_port) {
-  sockaddr_storage addr{};
-  socklen_t len;
-  int family;
-  if (inet_pton(AF_INET6, config.host.c_str(), &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr) == 1) {
-    auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    a6->sin6_family = family = AF_INET6;
-    a6->sin6_port = htons(port);
-    len = sizeof(sockaddr_in6);
-  } else if (inet_pton(AF_INET, config.host.c_str(), &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr) == 1) {
-    auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
-    a4->sin_family = family = AF_INET;
-    a4->sin_port = htons(port);
-    len = sizeof(sockaddr_in);
-  } else {
-    return -EINVAL;
-  }
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  // Accepted sockets inherit TCP_NODELAY from the listener on Linux: small frames go out
-  // at once, which direct descriptors could otherwise only set through a uring_cmd.
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0 || listen(fd, 4096) < 0) {
-    int err = -errno;
-    ::close(fd);
-    return err;
-  }
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  bound_port = ntohs(family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                                        : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  return fd;
-}
 
 }  // namespace
 
@@ -137,7 +103,7 @@ Reactor::~Reactor() {
 
 int Reactor::open_listener(uint16_t& port) {
   uint16_t bound = 0;
-  int fd = open_listening_socket(config_, port, bound);
+  int fd = open_listening_socket(config_.host, port, bound);
   if (fd < 0) return fd;
   listen_fd_ = fd;
   port = bound;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/listener.h"
 #include "core/log.h"
 #include "core/reactor.h"
 #include "proto/ws_accept.h"
@@ -23,35 +24,6 @@
 namespace ringws {
 
 namespace {
-
-/// SO_REUSEPORT would let us share a port another process holds with the same option and
-/// user: bind once without it, so a taken port is an error and not a silent split.
-int check_port_free(const Config& config) {
-  if (config.port == 0) return 0;
-  sockaddr_storage addr{};
-  socklen_t len;
-  int family;
-  if (inet_pton(AF_INET6, config.host.c_str(), &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr) == 1) {
-    family = AF_INET6;
-    reinterpret_cast<sockaddr_in6*>(&addr)->sin6_family = AF_INET6;
-    reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(config.port);
-    len = sizeof(sockaddr_in6);
-  } else if (inet_pton(AF_INET, config.host.c_str(), &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr) == 1) {
-    family = AF_INET;
-    reinterpret_cast<sockaddr_in*>(&addr)->sin_family = AF_INET;
-    reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(config.port);
-    len = sizeof(sockaddr_in);
-  } else {
-    return -EINVAL;
-  }
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  int ret = bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0 ? -errno : 0;
-  close(fd);
-  return ret;
-}
 
 const char* io_uring_hint(int err) {
   switch (err) {
@@ -91,7 +63,7 @@ int run_server(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  if (int err = check_port_free(config); err < 0) {
+  if (int err = check_port_free(config.host, config.port); err < 0) {
     log_event(LogLevel::kError, "listen_failed", "\"host\":\"%s\",\"port\":%u,\"error\":\"%s\"", config.host.c_str(),
               config.port, strerror(-err));
     std::fprintf(stderr, "ringws: cannot listen on %s:%u: %s\n", config.host.c_str(), config.port, strerror(-err));
