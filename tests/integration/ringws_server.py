@@ -30,6 +30,8 @@ class Server:
         """options map to flags: max_message=10 -> --max-message 10."""
         self.args = [str(ringws_binary()), "--app", app, "--host", "127.0.0.1", "--port", "0",
                      "--threads", str(threads)]
+        # The default drain window (25 s, for an ALB) would outlast STOP_TIMEOUT.
+        options.setdefault("drain_seconds", 2)
         for name, value in options.items():
             self.args += ["--" + name.replace("_", "-"), str(value)]
         self.out = tempfile.NamedTemporaryFile(prefix="ringws-out-", suffix=".log", delete=False)
