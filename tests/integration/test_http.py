@@ -58,22 +58,42 @@ def test_garbage_request_line_is_400(echo_server, request_bytes):
     assert status == 400
 
 
-def test_head_over_max_header_bytes_is_431_or_closed(echo_server):
-    # Default limit 8192; this head is about 10 KB.
-    req, _ = handshake_request(echo_server.host, echo_server.port, extra=[f"X-Pad: {'a' * 10000}"])
-    status, _, _ = http_exchange(echo_server.host, echo_server.port, req)
+def oversized_head_answer(s, pad):
+    """Sends an upgrade whose head is about `pad` bytes and returns the status (None when the
+    server just closes). With --handshake-timeout 30, an answer within 8 s is the limit at work,
+    not the timeout."""
+    req, _ = handshake_request(s.host, s.port, extra=[f"X-Pad: {'a' * pad}"])
+    try:
+        status, _, _ = http_exchange(s.host, s.port, req, timeout=8)
+    except TimeoutError:
+        pytest.fail(f"no answer within 8 s to a {len(req)}-byte head (limit exceeded, expected 431 or close)")
+    return status
+
+
+def test_head_over_max_header_bytes_is_431_or_closed(ringws):
+    s = ringws(handshake_timeout=30)  # default limit 8192; this head is about 10 KB
+    status = oversized_head_answer(s, 10000)
     assert status in (431, None), f"expected 431 or a closed connection, got {status}"
 
 
 def test_head_over_small_limit_is_431_but_under_it_upgrades(ringws):
-    s = ringws(max_header_bytes=1024)
-    req, _ = handshake_request(s.host, s.port, extra=[f"X-Pad: {'a' * 1500}"])
-    status, _, _ = http_exchange(s.host, s.port, req)
+    s = ringws(max_header_bytes=1024, handshake_timeout=30)
+    status = oversized_head_answer(s, 1500)
     assert status in (431, None), f"expected 431 or a closed connection, got {status}"
     # A head within the limit (about 700 bytes) still upgrades.
     with RawWS.connect(s.host, s.port, extra=[f"X-Pad: {'a' * 500}"]) as ws:
         ws.send_text("fits")
         assert ws.recv_message() == (OP_TEXT, b"fits")
+
+
+def test_head_over_limit_in_many_small_writes_is_431_or_closed(ringws):
+    s = ringws(max_header_bytes=1024, handshake_timeout=30)
+    req, _ = handshake_request(s.host, s.port, extra=[f"X-Pad-{i}: {'b' * 90}" for i in range(20)])
+    try:
+        status, _, _ = http_exchange(s.host, s.port, req, timeout=8, chop=100)
+    except TimeoutError:
+        pytest.fail("no answer within 8 s to a head over the limit sent in 100-byte writes")
+    assert status in (431, None), f"expected 431 or a closed connection, got {status}"
 
 
 def test_request_one_byte_at_a_time_upgrades(echo_server):
