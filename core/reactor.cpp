@@ -261,7 +261,6 @@ void Reactor::run() {
   io_uring_cqe* batch[kCqeBatch];
   io_uring_cqe copies[kCqeBatch];
   for (;;) {
-    if (draining_ && !exiting_ && websocket_conns_ == 0) begin_exit();
     if (exiting_ && slab_.live_count() == 0) break;
     int ret = io_uring_submit_and_wait(&ring_, 1);
     if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
@@ -325,7 +324,13 @@ void Reactor::handle(const io_uring_cqe& cqe) {
       on_drain_tick();
       return;
     case Op::kWake:
-      begin_drain();
+      // The main thread wakes us twice: to drain, and to exit once no reactor of the process
+      // holds a WebSocket connection (until then every reactor keeps answering HTTP).
+      if (state_.exit_now.load(std::memory_order_acquire))
+        begin_exit();
+      else
+        begin_drain();
+      if (!exiting_) submit_wake_read();
       return;
     case Op::kUntracked:
       return;
@@ -567,7 +572,11 @@ void Reactor::handle_handshake(Connection& c, uint32_t index, std::span<const ui
 
   HttpRequest request;
   HttpParseResult parsed = parse_http_request({hs.bytes, hs.length}, capacity, request);
-  if (parsed.status == HttpParse::kPartial) return;  // the parser never waits past the limit
+  if (parsed.status == HttpParse::kPartial) {
+    // A full buffer with no end of head in it: the head is longer than the limit.
+    if (hs.length == capacity) refuse(c, index, 431, RefuseReason::kTooLarge, hs.peer);
+    return;
+  }
   // The client's address, for limits and logs: behind a trusted proxy the entry it appended.
   std::string_view address = hs.peer;
   if (parsed.status == HttpParse::kComplete && config_.trust_proxy && !request.x_forwarded_for.empty())
@@ -606,7 +615,6 @@ void Reactor::handle_handshake(Connection& c, uint32_t index, std::span<const ui
   c.state = ConnState::kOpen;
   c.reader = nullptr;
   c.upgraded = 1;
-  ++websocket_conns_;
   stats_.upgraded.fetch_add(1, std::memory_order_relaxed);
   stats_.websocket_open.fetch_add(1, std::memory_order_relaxed);
   if (config_.log_connections)
@@ -832,7 +840,6 @@ void Reactor::teardown(Connection& c, uint32_t index) {
   stats_.closed.fetch_add(1, std::memory_order_relaxed);
   stats_.closed_by[c.close_reason].fetch_add(1, std::memory_order_relaxed);
   if (c.upgraded) {
-    --websocket_conns_;
     stats_.websocket_open.fetch_sub(1, std::memory_order_relaxed);
     state_.websocket_open.fetch_sub(1, std::memory_order_relaxed);
     if (c.client_key) state_.addresses.remove(c.client_key);
@@ -905,7 +912,8 @@ void Reactor::on_drain_tick() {
 }
 
 void Reactor::begin_exit() {
-  // No WebSocket connection is left: stop listening and finish what HTTP is in progress.
+  // No WebSocket connection is left in the process: stop listening, cut what is left.
+  if (exiting_) return;
   exiting_ = true;
   exit_deadline_ = now_ + config_.close_timeout;
   if (accept_armed_) {
@@ -917,7 +925,10 @@ void Reactor::begin_exit() {
   ::close(listen_fd_);
   listen_fd_ = -1;
   for (uint32_t i = 0; i < slab_.high_water(); ++i)
-    if (Connection* c = slab_.get(i); c && c->state == ConnState::kHandshake) teardown(*c, i);
+    if (Connection* c = slab_.get(i)) teardown(*c, i);
+  // Hand the cancel to the kernel now: the loop may end before its next submission, and
+  // the armed accept would keep the socket in the SO_REUSEPORT group until the ring goes.
+  io_uring_submit(&ring_);
 }
 
 // ---------------------------------------------------------------------------------------

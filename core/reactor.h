@@ -69,10 +69,13 @@ class Reactor final : private FrameSink {
   void set_peers(std::span<Reactor* const> peers) { peers_ = peers; }
   /// Runs the loop until a stop request has drained every connection.
   void run();
-  /// Thread-safe: starts the drain (the caller has set ServerState::draining): upgrades
-  /// get 503, connections get 1001 in jittered batches over --drain-seconds, and run()
-  /// returns once no WebSocket connection is left.
+  /// Thread-safe. The first call starts the drain (the caller has set
+  /// ServerState::draining): upgrades get 503, connections get 1001 in jittered batches over
+  /// --drain-seconds. After the caller sets ServerState::exit_now, the next call makes run()
+  /// close the listener, cut what is left and return.
   void request_stop();
+  /// WebSocket connections this reactor holds (relaxed; for the main thread's exit decision).
+  uint64_t websocket_open() const { return stats_.websocket_open.load(std::memory_order_relaxed); }
 
   // The connection API for apps; only from this reactor's thread.
   /// Queues `frame` (takes one reference) on a connection; dropped if it is not open.
@@ -190,7 +193,6 @@ class Reactor final : private FrameSink {
   bool exiting_ = false;   ///< the drain is over: listener closed, remaining slots torn down
   uint64_t drain_start_ns_ = 0;
   uint32_t exit_deadline_ = 0;
-  uint32_t websocket_conns_ = 0;
   bool accept_armed_ = false;
   bool lookup_peers_ = false;  ///< a setting needs the TCP peer's address (see setup_ring)
   __kernel_timespec drain_tick_interval_{};

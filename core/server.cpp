@@ -143,6 +143,8 @@ int run_server(const Config& config) {
 
   int exit_code = kExitOk;
   bool draining = false;
+  bool exiting = false;
+  timespec drain_started{};
   EmfCounters emf_previous;
   uint64_t next_emf_ms = state.start_ms + uint64_t(config.emf_interval) * 1000;
   auto wall_ms = [] {
@@ -159,7 +161,22 @@ int run_server(const Config& config) {
       log_event(LogLevel::kInfo, "draining", "\"signal\":\"%s\",\"drain_seconds\":%u",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", config.drain_seconds);
       state.draining.store(true);
+      clock_gettime(CLOCK_MONOTONIC, &drain_started);
       for (auto& r : reactors) r->request_stop();
+    }
+    if (draining && !exiting) {
+      // Exit once no reactor holds a WebSocket connection, or when the window and the close
+      // deadline have passed; until then every reactor answers HTTP (503 on /healthz).
+      uint64_t open = 0;
+      for (auto& r : reactors) open += r->websocket_open();
+      timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      bool overdue = now.tv_sec - drain_started.tv_sec > time_t(config.drain_seconds + config.close_timeout + 1);
+      if (open == 0 || overdue) {
+        exiting = true;
+        state.exit_now.store(true, std::memory_order_release);
+        for (auto& r : reactors) r->request_stop();
+      }
     }
     if (config.emf_interval && wall_ms() >= next_emf_ms) {
       uint64_t now = wall_ms();
@@ -172,6 +189,7 @@ int run_server(const Config& config) {
       exit_code = kExitRuntime;
       draining = true;
       state.draining.store(true);
+      clock_gettime(CLOCK_MONOTONIC, &drain_started);
       for (auto& r : reactors) r->request_stop();
     }
   }

@@ -24,6 +24,7 @@ struct ServerState {
 
   const Config& config;
   std::atomic<bool> draining{false};
+  std::atomic<bool> exit_now{false};  ///< the drain is over: reactors stop listening and return
   std::atomic<int64_t> websocket_open{0};  ///< upgraded connections in the process
   AddressLimits addresses;
   std::vector<std::string> allowed_origins;
