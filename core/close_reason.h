@@ -20,6 +20,7 @@ enum class CloseReason : uint8_t {
   kInternal,          ///< out of memory or a failed operation
   kCount,
 };
+static_assert(static_cast<int>(CloseReason::kCount) <= 16, "Connection::close_reason has 4 bits");
 
 inline const char* close_reason_name(CloseReason r) {
   static const char* const kNames[] = {"peer_gone",    "normal",       "shutdown",     "protocol_error",

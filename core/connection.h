@@ -1,6 +1,6 @@
-// The state of one connection: a slot in its reactor's slab, indexed by the connection's
-// direct-descriptor index. Everything an idle connection costs in user space is this
-// struct plus the slab's per-slot bookkeeping; a static_assert holds it to the budget.
+// The state of one connection: a slot in its reactor's slab. Everything an idle connection
+// costs in user space is this struct plus the slab's per-slot bookkeeping; a static_assert
+// holds it to the budget.
 #pragma once
 
 #include <cstdint>
@@ -65,11 +65,14 @@ struct Connection {
   uint32_t queued_bytes = 0;  ///< bytes queued and not yet sent, capped by --max-backlog
   uint32_t client_key = 0;    ///< counted in AddressLimits under this key; 0: not counted
   uint32_t app_word = 0;      ///< free for the application (chat: its first room membership)
+  int32_t fd = -1;            ///< the direct descriptor (an index into the ring's file table)
   ConnState state = ConnState::kHandshake;
   uint8_t flags = 0;
   uint8_t ops_in_flight = 0;  ///< submitted operations not yet completed for good
-  uint8_t close_reason : 7 = 0;  ///< a CloseReason
-  uint8_t upgraded : 1 = 0;      ///< counted as an open WebSocket connection
+  uint8_t close_reason : 4 = 0;    ///< a CloseReason
+  uint8_t upgraded : 1 = 0;        ///< counted as an open WebSocket connection
+  uint8_t shutdown_pending : 1 = 0;///< a half-close is in flight: it may run in io-wq, late
+  uint8_t close_deferred : 1 = 0;  ///< teardown waits for that half-close before closing
 
   Connection() : handshake(nullptr) {}
 };

@@ -2,7 +2,7 @@
 //
 //   bits 56-63  op
 //   bits 40-55  generation of the connection slot (16 bits)
-//   bits  0-31  connection slot index (its direct-descriptor index)
+//   bits  0-31  connection slot index
 //
 // Ops that carry a pointer (a frame sent to another reactor) use bits 0-47 for it: x86-64
 // and arm64 user-space addresses fit in 47 bits. A completion whose generation no longer
@@ -20,6 +20,7 @@ enum class Op : uint8_t {
   kSend,         ///< the one send in flight on a connection
   kClose,        ///< close of a direct descriptor
   kPeerAddress,  ///< FIXED_FD_INSTALL of a new connection, to read its peer address
+  kShutdown,     ///< the half-close of a lingering close
   kUntracked,    ///< cancel, shutdown, close of a refused accept: the completion means nothing
   kTick,         ///< the reactor's one timeout, the timer wheel's clock
   kDrainTick,    ///< during a drain: the next batch of 1001 closes

@@ -156,7 +156,7 @@ void Reactor::arm_accept() {
 
 void Reactor::arm_poll(Connection& c, uint32_t index) {
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_poll_multishot(sqe, static_cast<int>(index), POLLIN | POLLRDHUP);
+  io_uring_prep_poll_multishot(sqe, c.fd, POLLIN | POLLRDHUP);
   sqe->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data64(sqe, encode_conn(Op::kPoll, index, slab_.generation(index)));
   c.flags |= kPollArmed;
@@ -167,7 +167,7 @@ void Reactor::submit_recv(Connection& c, uint32_t index) {
   io_uring_sqe* sqe = get_sqe();
   // MSG_DONTWAIT: if the data is gone, fail with -EAGAIN instead of arming the receive,
   // which would hold ~864 B of kernel memory while the connection idles.
-  io_uring_prep_recv(sqe, static_cast<int>(index), nullptr, buffers_.buffer_size(), MSG_DONTWAIT);
+  io_uring_prep_recv(sqe, c.fd, nullptr, buffers_.buffer_size(), MSG_DONTWAIT);
   sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
   sqe->buf_group = buffers_.group();
   io_uring_sqe_set_data64(sqe, encode_conn(Op::kRecv, index, slab_.generation(index)));
@@ -178,7 +178,7 @@ void Reactor::submit_recv(Connection& c, uint32_t index) {
 void Reactor::submit_send(Connection& c, uint32_t index) {
   SendNode* head = send_nodes_.get(c.send_head);
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_send(sqe, static_cast<int>(index), head->frame->data() + c.send_offset,
+  io_uring_prep_send(sqe, c.fd, head->frame->data() + c.send_offset,
                      head->frame->size() - c.send_offset, MSG_NOSIGNAL);
   sqe->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data64(sqe, encode_conn(Op::kSend, index, slab_.generation(index)));
@@ -195,7 +195,7 @@ void Reactor::submit_peer_lookup(Connection& c, uint32_t index) {
   // Submitted before the poll, so it completes (inline, at submission) before any bytes are
   // handled: the address is known when the request is.
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_rw(kOpFixedFdInstall, sqe, static_cast<int>(index), nullptr, 0, 0);
+  io_uring_prep_rw(kOpFixedFdInstall, sqe, c.fd, nullptr, 0, 0);
   sqe->flags |= IOSQE_FIXED_FILE;
   sqe->rw_flags = 0;  // install_fd_flags: the installed descriptor is O_CLOEXEC
   io_uring_sqe_set_data64(sqe, encode_conn(Op::kPeerAddress, index, slab_.generation(index)));
@@ -349,6 +349,7 @@ void Reactor::handle(const io_uring_cqe& cqe) {
     case Op::kSend:
     case Op::kClose:
     case Op::kPeerAddress:
+    case Op::kShutdown:
       break;
   }
   uint32_t index = index_of(ud);
@@ -371,6 +372,11 @@ void Reactor::handle(const io_uring_cqe& cqe) {
       on_peer_address(*c, cqe);
       op_done(*c, index);
       break;
+    case Op::kShutdown:
+      c->shutdown_pending = 0;
+      if (c->close_deferred) submit_close(*c, index);
+      op_done(*c, index);
+      break;
     default:
       break;
   }
@@ -378,8 +384,7 @@ void Reactor::handle(const io_uring_cqe& cqe) {
 
 void Reactor::op_done(Connection& c, uint32_t index) {
   --c.ops_in_flight;
-  // Freed here, not at the end of the iteration: the kernel may hand this index to the
-  // next accept as soon as the close completed, possibly within this same batch.
+  // The last completion naming the slot: nothing in the kernel refers to it any more.
   if (c.ops_in_flight == 0 && c.state == ConnState::kTeardown) free_slot(c, index);
 }
 
@@ -392,14 +397,19 @@ void Reactor::on_accept(const io_uring_cqe& cqe) {
         log_event(LogLevel::kWarn, "connection_table_full", "\"reactor\":%u,\"capacity\":%u", id_, max_connections_);
     }
   } else {
-    uint32_t index = static_cast<uint32_t>(cqe.res);
-    Connection* c = exiting_ ? nullptr : slab_.emplace_at(index);
-    if (c) stats_.slots_in_use.store(slab_.live_count(), std::memory_order_relaxed);
+    // The slot is ours to choose, not the descriptor's index: with DEFER_TASKRUN a
+    // cancelled poll can complete after the close of its descriptor, so the kernel may hand
+    // the index to a new connection while the old slot still waits for that completion.
+    int fd = cqe.res;
+    uint32_t index = exiting_ ? kNoSlot : slab_.allocate();
+    Connection* c = index == kNoSlot ? nullptr : slab_.get(index);
     if (!c) {
       io_uring_sqe* sqe = get_sqe();
-      io_uring_prep_close_direct(sqe, index);
+      io_uring_prep_close_direct(sqe, static_cast<unsigned>(fd));
       io_uring_sqe_set_data64(sqe, encode_op(Op::kUntracked));
     } else {
+      c->fd = fd;
+      stats_.slots_in_use.store(slab_.live_count(), std::memory_order_relaxed);
       stats_.accepted.fetch_add(1, std::memory_order_relaxed);
       c->last_rx = now_;
       wheel_.schedule(index, now_ + config_.handshake_timeout);
@@ -820,10 +830,15 @@ void Reactor::finish_close(Connection& c, uint32_t index) {
   // Closing now would answer its next bytes with a reset, which can destroy our last frame
   // or response before the peer reads it. Half-close instead, and keep reading (and
   // dropping) until the peer closes or the close deadline set in start_close passes.
+  // IORING_OP_SHUTDOWN runs in io-wq and may look the descriptor up late: if the descriptor
+  // were closed and its index given to a new connection meanwhile, it would shut the new
+  // one. Teardown therefore closes only after this completes (close_deferred).
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_shutdown(sqe, static_cast<int>(index), SHUT_WR);
+  io_uring_prep_shutdown(sqe, c.fd, SHUT_WR);
   sqe->flags |= IOSQE_FIXED_FILE;
-  io_uring_sqe_set_data64(sqe, encode_op(Op::kUntracked));
+  io_uring_sqe_set_data64(sqe, encode_conn(Op::kShutdown, index, slab_.generation(index)));
+  c.shutdown_pending = 1;
+  ++c.ops_in_flight;
 }
 
 void Reactor::teardown(Connection& c, uint32_t index) {
@@ -849,19 +864,25 @@ void Reactor::teardown(Connection& c, uint32_t index) {
   }
   wheel_.cancel(index);
   // Cancel what may be armed (the poll, a send waiting for socket space; receives never
-  // wait), then close. Cancelling by user_data is a hash lookup; cancelling by descriptor
-  // walks every armed poll of the ring, which made closing N connections cost N^2.
-  // Hard links: the close runs even when a cancel found nothing.
+  // wait), and close. Cancelling by user_data is a hash lookup (cancelling by descriptor
+  // walks every armed poll of the ring, which made closing N connections cost N^2), and it
+  // finds the request whether or not the close ran first: no link between them is needed.
   uint16_t gen = slab_.generation(index);
   for (Op op : {Op::kPoll, Op::kSend}) {
     if (!(c.flags & (op == Op::kPoll ? kPollArmed : kSendInFlight))) continue;
     io_uring_sqe* cancel = get_sqe();
     io_uring_prep_cancel64(cancel, encode_conn(op, index, gen), 0);
     io_uring_sqe_set_data64(cancel, encode_op(Op::kUntracked));
-    cancel->flags |= IOSQE_IO_HARDLINK;
   }
+  if (c.shutdown_pending)
+    c.close_deferred = 1;
+  else
+    submit_close(c, index);
+}
+
+void Reactor::submit_close(Connection& c, uint32_t index) {
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_close_direct(sqe, index);
+  io_uring_prep_close_direct(sqe, static_cast<unsigned>(c.fd));
   io_uring_sqe_set_data64(sqe, encode_conn(Op::kClose, index, slab_.generation(index)));
   ++c.ops_in_flight;
 }
@@ -880,8 +901,7 @@ void Reactor::free_slot(Connection& c, uint32_t index) {
     n = next;
   }
   if (c.timer.linked()) wheel_.cancel(index);
-  // The kernel chose this index; emplace_at takes it again when the kernel reuses it.
-  slab_.free(index, /*recycle=*/false);
+  slab_.free(index);
   stats_.slots_in_use.store(slab_.live_count(), std::memory_order_relaxed);
 }
 

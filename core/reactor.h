@@ -156,6 +156,7 @@ class Reactor final : private FrameSink {
   /// otherwise half-close and drain input until the peer closes or the deadline passes.
   void finish_close(Connection& c, uint32_t index);
   void teardown(Connection& c, uint32_t index);
+  void submit_close(Connection& c, uint32_t index);
   void free_slot(Connection& c, uint32_t index);
   void op_done(Connection& c, uint32_t index);
   void begin_drain();
