@@ -50,26 +50,15 @@ class Slab {
     return index;
   }
 
-  /// Constructs a T at a slot chosen elsewhere (the kernel's direct-descriptor index).
-  /// The slot must be free and must never have been handed out by allocate().
-  template <typename... Args>
-  T* emplace_at(uint32_t index, Args&&... args) {
-    if (index >= capacity_ || cells_[index].live) return nullptr;
-    if (index >= high_water_) high_water_ = index + 1;
-    return emplace(index, std::forward<Args>(args)...);
-  }
-
-  /// Destroys the object. With `recycle`, the slot goes on the free list for allocate().
-  void free(uint32_t index, bool recycle = true) {
+  /// Destroys the object; the slot goes on the free list for allocate().
+  void free(uint32_t index) {
     Cell& c = cells_[index];
     c.object()->~T();
     c.live = false;
     ++c.generation;
     --live_count_;
-    if (recycle) {
-      c.next_free = free_head_;
-      free_head_ = index;
-    }
+    c.next_free = free_head_;
+    free_head_ = index;
   }
 
   T* get(uint32_t index) { return index < high_water_ && cells_[index].live ? cells_[index].object() : nullptr; }

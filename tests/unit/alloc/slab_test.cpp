@@ -40,17 +40,6 @@ TEST(Slab, FreedSlotIsReusedWithANewGeneration) {
   EXPECT_EQ(slab.get(b, slab.generation(b))->value, 2);
 }
 
-TEST(Slab, EmplaceAtTakesTheKernelsIndexAndRefusesABusyOne) {
-  Slab<Counted> slab(100);
-  ASSERT_NE(slab.emplace_at(42, 7), nullptr);
-  EXPECT_EQ(slab.emplace_at(42, 8), nullptr);
-  EXPECT_EQ(slab.emplace_at(100, 8), nullptr) << "out of range";
-  EXPECT_EQ(slab.get(42)->value, 7);
-  EXPECT_EQ(slab.high_water(), 43u);
-  slab.free(42, /*recycle=*/false);
-  EXPECT_NE(slab.emplace_at(42, 9), nullptr);
-}
-
 TEST(Slab, DestructorDestroysLiveObjects) {
   Counted::live = 0;
   {
