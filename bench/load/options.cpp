@@ -154,10 +154,12 @@ bool parse_source_ips(std::string_view text, std::vector<in_addr>& out, std::str
     }
     return true;
   };
-  while (!text.empty()) {
+  bool more = !text.empty();
+  while (more) {  // every item, the empty one after a trailing comma included
     size_t comma = text.find(',');
     std::string_view item = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    more = comma != std::string_view::npos;
+    text = more ? text.substr(comma + 1) : std::string_view{};
     if (item.empty()) {
       error = "empty item in --source-ips";
       return false;
