@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[3]
 NODE_PEER = REPO / "bench" / "peers" / "node-ws"
 FRAG_PEER = Path(__file__).resolve().parent / "fragmenting_server.py"
 START_TIMEOUT = 15.0
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 def _bin(env, default):
@@ -118,6 +119,8 @@ def run_load(mode, url, *args, timeout=120):
         cmd = [str(load_bin()), mode, "--url", url, "--json", str(js), *map(str, args)]
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
         summary = json.loads(js.read_text()) if js.exists() else None
+    for m in SANITIZER_MARKERS:
+        assert m not in p.stderr, p.stderr
     return LoadRun(p.returncode, p.stdout, p.stderr, summary)
 
 
