@@ -19,6 +19,7 @@
 #include <deque>
 #include <memory>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "bench/load/ws_client.h"
@@ -56,6 +57,8 @@ struct Conn {
   uint32_t open_pos = 0; // index in open_list_ while open (O(1) removal)
   std::unique_ptr<std::string> key, in, out, msg;
 };
+
+constexpr uint64_t kControlTag = ~uint64_t{0};  // epoll data of the parent's command pipe
 
 struct Deadline {
   uint64_t at;
@@ -147,7 +150,7 @@ class Worker {
   }
 
   int run_forked();
-  RunResult run_broadcast();
+  int run_broadcast();
 
  private:
   // --- connections -------------------------------------------------------------------
@@ -179,9 +182,11 @@ class Worker {
   void on_message(uint32_t slot, WsOp op, std::span<const uint8_t> payload);
   void echo_send(uint32_t slot);
   void broadcast_send(uint64_t id);
+  bool read_commands();  // false when the parent is gone
+  void event(EventKind kind, uint64_t id, uint64_t t);
 
   // --- reporting -----------------------------------------------------------------------
-  void report(ReportKind kind);
+  void report(ReportKind kind, EventKind ev = EventKind::kNone, uint64_t id = 0, uint64_t t = 0);
 
   const Options& o_;
   WorkerSpec spec_;
@@ -203,15 +208,12 @@ class Worker {
   bool measuring_ = false;
   bool sending_ = false;     // echo: send new messages
 
-  // broadcast state
-  struct Pending {
-    uint64_t id = 0, sent = 0, expected = 0, received = 0;
-    bool result = false, active = false;
-  };
-  std::vector<Pending> pending_;
-  uint64_t next_id_ = 1;
-  Histogram step_hist_;
-  uint64_t step_done_ = 0, step_timeouts_ = 0;
+  // broadcast: receipts per broadcast id until this worker's clients all have it.
+  std::unordered_map<uint64_t, uint64_t> receipts_;
+  uint64_t target_ = 0;
+  bool awaiting_ready_ = false;
+  bool parent_gone_ = false;
+  std::string control_buf_;
 };
 
 int Worker::start_connection() {
@@ -545,6 +547,10 @@ void Worker::poll_once(int timeout_ms) {
   int n = epoll_wait(ep_, events, 512, timeout_ms);
   now_ = now_ns();
   for (int i = 0; i < n; ++i) {
+    if (events[i].data.u64 == kControlTag) {
+      if (!read_commands()) parent_gone_ = true;
+      continue;
+    }
     uint32_t slot = uint32_t(events[i].data.u64);
     uint32_t gen = uint32_t(events[i].data.u64 >> 32);
     if (!alive(slot, gen) || conns_[slot].state == State::kFree) continue;
@@ -625,26 +631,30 @@ void Worker::on_message(uint32_t slot, WsOp op, std::span<const uint8_t> p) {
     std::string_view type = json_type(text);
     uint64_t id = 0;
     if (!json_uint(text, "id", id)) return;
-    for (Pending& b : pending_) {
-      if (!b.active || b.id != id) continue;
-      if (type == "broadcast") b.received++;
-      else if (type == "broadcastResult") b.result = true;
-      if (b.result && b.received >= b.expected) {
-        step_hist_.record(now_ - b.sent);
-        rtt_.record(now_ - b.sent);
-        c_.measured++;
-        step_done_++;
-        b.active = false;
+    if (type == "broadcast") {
+      // Done here once every client of this worker has it; the parent waits for all workers.
+      uint64_t& n = receipts_[id];
+      if (++n >= c_.open_now) {
+        receipts_.erase(id);
+        event(EventKind::kLocalDone, id, now_);
+      } else if (receipts_.size() > 4096) {
+        receipts_.erase(receipts_.begin());  // bounded: ids that can no longer complete
       }
-      break;
+    } else if (type == "broadcastResult") {
+      event(EventKind::kResult, id, now_);
     }
   }
 }
 
-void Worker::report(ReportKind kind) {
+void Worker::event(EventKind kind, uint64_t id, uint64_t t) { report(ReportKind::kEvent, kind, id, t); }
+
+void Worker::report(ReportKind kind, EventKind ev, uint64_t id, uint64_t t) {
   if (report_fd_ < 0) return;
   ReportHeader h;
   h.kind = kind;
+  h.event = ev;
+  h.event_id = id;
+  h.event_ns = t;
   h.worker = spec_.index;
   std::string err = last_error_.substr(0, 512);
   h.error_len = uint32_t(err.size());
@@ -662,6 +672,7 @@ void Worker::report(ReportKind kind) {
 }
 
 int Worker::run_forked() {
+  if (o_.mode == Mode::kBroadcast) return run_broadcast();
   const uint64_t t_start = now_ = now_ns();
   uint64_t last_report = t_start;
   bool ready_sent = false;
@@ -760,102 +771,72 @@ int Worker::run_forked() {
 }
 
 void Worker::broadcast_send(uint64_t id) {
+  if (open_list_.empty()) return;
   uint32_t slot = open_list_[rng_.next() % open_list_.size()];
-  Pending* p = nullptr;
-  for (Pending& b : pending_)
-    if (!b.active) p = &b;
-  if (!p) return;
-  *p = Pending{id, now_ns(), c_.open_now, 0, false, true};
-  scratch_ = "{\"type\":\"broadcast\",\"payload\":{\"id\":" + std::to_string(id) + ",\"sent\":" + std::to_string(p->sent) +
+  uint64_t sent = now_ns();
+  scratch_ = "{\"type\":\"broadcast\",\"payload\":{\"id\":" + std::to_string(id) + ",\"sent\":" + std::to_string(sent) +
              ",\"padding\":\"";
   scratch_.append(o_.padding, 'x').append("\"}}");
   c_.msgs_sent++;
+  event(EventKind::kSent, id, sent);
   send_frame(slot, WsOp::kText, scratch_);
 }
 
-RunResult Worker::run_broadcast() {
-  RunResult r;
-  r.options = o_;
-  const uint64_t t_start = now_ = now_ns();
-  pending_.resize(o_.concurrent);
-  uint64_t target = 0;
-  bool stop = false;
-  uint64_t connect_deadline = t_start + secs_to_ns(o_.connect_timeout);
-  while (!stop && !g_stop && target < o_.max_clients) {
-    target = std::min(target + o_.step, o_.max_clients);
-    if (target > max_fds_) {
-      r.last_error = "next step exceeds the open-files limit of one process";
-      break;
-    }
-    // Connect up to the target at --rate, a bounded number in flight.
-    uint64_t t_phase = now_;
-    uint64_t base = c_.attempted;
-    while (!g_stop && c_.open_now < target) {
-      uint64_t due = base + uint64_t(double(now_ - t_phase) / 1e9 * o_.rate) + 1;
-      while (c_.open_now + connecting_ < target && c_.attempted < due && connecting_ < 1000) start_connection();
-      if (now_ > connect_deadline) {
-        r.last_error = "could not open " + std::to_string(target) + " clients within --connect-timeout";
-        stop = true;
-        break;
+bool Worker::read_commands() {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(spec_.control_fd, buf, sizeof buf);
+    if (n == 0) return false;
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    control_buf_.append(buf, size_t(n));
+    while (control_buf_.size() >= sizeof(Command)) {
+      Command cmd;
+      std::memcpy(&cmd, control_buf_.data(), sizeof cmd);
+      control_buf_.erase(0, sizeof cmd);
+      if (cmd.kind == CommandKind::kConnect) {
+        target_ = std::min<uint64_t>(cmd.value, max_fds_);
+        awaiting_ready_ = true;
+      } else if (cmd.kind == CommandKind::kSend) {
+        broadcast_send(cmd.value);
+      } else if (cmd.kind == CommandKind::kStop) {
+        return false;
       }
-      poll_once(5);
     }
-    if (stop || g_stop) break;
-    // Samples: keep --concurrent broadcasts in flight from random clients.
-    step_hist_.reset();
-    step_done_ = step_timeouts_ = 0;
-    uint64_t sent = 0;
-    const uint64_t t_step = now_, bc_timeout = secs_to_ns(std::max(o_.limit_ms * 10 / 1e3, 5.0));
-    uint64_t t_measure = now_;
-    while (!g_stop && step_done_ + step_timeouts_ < o_.samples && now_ - t_step < secs_to_ns(o_.step_timeout)) {
-      if (open_list_.empty()) break;
-      for (Pending& b : pending_) {
-        if (b.active && now_ - b.sent > bc_timeout) {
-          b.active = false;
-          step_timeouts_++;
-          step_hist_.record(now_ - b.sent);
-        }
-      }
-      size_t active = 0;
-      for (const Pending& b : pending_) active += b.active;
-      while (active < o_.concurrent && sent < o_.samples) {
-        broadcast_send(next_id_++);
-        sent++;
-        active++;
-      }
-      poll_once(1);
-    }
-    c_.measure_ns += now_ - t_measure;
-    for (Pending& b : pending_) b.active = false;
-    BroadcastStep st;
-    st.clients = c_.open_now;
-    st.samples = step_done_;
-    st.timeouts = step_timeouts_ + (o_.samples - std::min<uint64_t>(o_.samples, step_done_ + step_timeouts_));
-    st.p50_ns = step_hist_.percentile(50);
-    st.p95_ns = step_hist_.percentile(95);
-    st.percentile_ns = step_hist_.percentile(o_.percentile);
-    st.max_ns = step_hist_.max();
-    st.passed = st.timeouts == 0 && double(st.percentile_ns) / 1e6 <= o_.limit_ms;
-    r.steps.push_back(st);
-    if (!o_.quiet)
-      std::fprintf(stderr, "[%6.1fs] broadcast clients=%llu p%g=%.1fms max=%.1fms %s\n", double(now_ - t_start) / 1e9,
-                   (unsigned long long)st.clients, o_.percentile, double(st.percentile_ns) / 1e6,
-                   double(st.max_ns) / 1e6, st.passed ? "pass" : "FAIL");
-    if (!st.passed) break;
-    r.broadcast_capacity = st.clients;
   }
-  r.interrupted = g_stop;
-  close_all_and_drain(2.0);
-  r.total = c_;
-  r.rtt = rtt_;
-  r.handshake = handshake_;
-  r.elapsed_s = double(now_ns() - t_start) / 1e9;
-  r.workers_reported = 1;
-  r.target_reached = r.broadcast_capacity > 0;
-  if (r.last_error.empty()) r.last_error = last_error_;
-  return r;
 }
 
+int Worker::run_broadcast() {
+  const uint64_t t_start = now_ = now_ns();
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kControlTag;
+  if (epoll_ctl(ep_, EPOLL_CTL_ADD, spec_.control_fd, &ev) != 0) return 1;
+  uint64_t last_report = t_start, t_phase = t_start, base = 0;
+  uint64_t last_target = 0;
+  // Runs until the parent says stop or goes away (its pipe ends), or on a signal.
+  while (!g_stop && !parent_gone_) {
+    if (target_ != last_target) {
+      last_target = target_;
+      t_phase = now_;
+      base = c_.attempted;
+    }
+    uint64_t due = base + uint64_t(double(now_ - t_phase) / 1e9 * spec_.rate) + 1;
+    while (c_.open_now + connecting_ < target_ && c_.attempted < due && connecting_ < 1000) start_connection();
+    if (awaiting_ready_ && c_.open_now >= target_) {
+      awaiting_ready_ = false;
+      c_.connect_phase_ns = now_ - t_start;
+      report(ReportKind::kReady);
+    }
+    if (now_ - last_report >= 250'000'000) {
+      last_report = now_;
+      report(ReportKind::kProgress);
+    }
+    poll_once(1);
+  }
+  close_all_and_drain(2.0);
+  report(ReportKind::kFinal);
+  return 0;
+}
 }  // namespace
 
 bool write_all(int fd, const void* data, size_t n) {
@@ -899,20 +880,5 @@ int run_worker(const Options& o, const WorkerSpec& spec, int report_fd) {
   return w.run_forked();
 }
 
-RunResult run_broadcast(const Options& o) {
-  WorkerSpec spec;
-  spec.connections = o.max_clients;
-  spec.rate = o.rate;
-  Worker w(o, spec, -1);
-  std::string error;
-  if (!w.init(error)) {
-    RunResult r;
-    r.options = o;
-    r.last_error = error;
-    r.exit_code = 1;
-    return r;
-  }
-  return w.run_broadcast();
-}
 
 }  // namespace ringws::load

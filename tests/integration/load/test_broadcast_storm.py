@@ -1,12 +1,16 @@
 """ringws-load broadcast (websocket-shootout's method) and storm: counts, not timings."""
 
+import pytest
+
 import load_servers as ls
 
 
-def test_broadcast_steps_count_every_delivery(shootout_server):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_broadcast_steps_count_every_delivery(shootout_server, workers):
     # A generous limit so that both steps pass on a loaded machine: the test is about counts.
+    # With 3 workers a broadcast is done only when every worker's clients have it.
     r = ls.run_load("broadcast", shootout_server.url, "--step", 50, "--max", 100, "--samples", 5,
-                    "--concurrent", 2, "--limit-ms", 20000, "--quiet")
+                    "--concurrent", 2, "--limit-ms", 20000, "--workers", workers, "--quiet")
     assert r.returncode == 0, r.stdout + r.stderr
     s = r.summary
     assert [st["clients"] for st in s["steps"]] == [50, 100]
@@ -17,6 +21,8 @@ def test_broadcast_steps_count_every_delivery(shootout_server):
     # Every client receives every broadcast of its step, and each sender one broadcastResult.
     assert c["messages_received"] == 50 * 5 + 100 * 5 + 10
     assert c["failed"] == 0
+    assert s["workers_reported"] == workers
+    assert s["rtt"]["count"] == 10
 
 
 def test_broadcast_stops_at_the_limit(shootout_server):

@@ -134,7 +134,6 @@ TEST(LoadOptions, BadArgumentsGiveAClearMessage) {
       {{"idle", "--url", "ws://h/", "stray"}, "unexpected argument"},
       {{"echo", "--url", "ws://h/", "--size", "8"}, "--size"},
       {{"echo", "--url", "ws://h/", "--protocol", "mqtt"}, "--protocol"},
-      {{"broadcast", "--url", "ws://h/", "--workers", "2"}, "one process"},
       {{"broadcast", "--url", "ws://h/", "--step", "500", "--max", "100"}, "--step"},
       {{"idle", "--url", "ws://h/", "--connections", "2", "--workers", "3"}, "--workers"},
       {{"idle", "--url", "ws://h/", "--source-ips", "1.2.3"}, "IPv4"},
