@@ -4,6 +4,7 @@
 // broadcast drives the steps (websocket-shootout's method) across the workers.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -169,7 +170,7 @@ void run_plain(const Options& o, std::vector<Child>& kids, RunResult& r, Progres
 // Broadcast: step the clients, keep --concurrent broadcasts in flight from random workers'
 // clients; a broadcast is done when every worker reported all its clients have it and the
 // sender got its broadcastResult.
-void run_broadcast(const Options& o, std::vector<Child>& kids, RunResult& r, Progress& prog) {
+void run_broadcast(const Options& o, std::vector<Child>& kids, RunResult& r, Progress& prog, uint64_t fd_limit) {
   struct Pending {
     uint64_t sent = 0, last = 0;
     unsigned done_workers = 0;
@@ -205,6 +206,11 @@ void run_broadcast(const Options& o, std::vector<Child>& kids, RunResult& r, Pro
   uint64_t target = 0;
   while (!g_stop && target < o.max_clients) {
     target = std::min(target + o.step, o.max_clients);
+    if ((target + kids.size() - 1) / kids.size() + 64 > fd_limit) {
+      r.last_error = "stopped before " + std::to_string(target) +
+                     " clients: that needs more --workers (open-files limit " + std::to_string(fd_limit) + " each)";
+      break;
+    }
     for (unsigned i = 0; i < kids.size(); ++i) {
       kids[i].ready = false;
       send_command(kids[i], CommandKind::kConnect, target / kids.size() + (i < target % kids.size() ? 1 : 0));
@@ -253,6 +259,7 @@ void run_broadcast(const Options& o, std::vector<Child>& kids, RunResult& r, Pro
       prog.maybe_print(o, kids);
     }
     r.total.measure_ns += now_ns() - t_step;
+    if (g_stop) break;  // an interrupted step is not a result
     BroadcastStep st;
     st.clients = sum_of(kids).open_now;
     st.samples = step_done;
@@ -311,9 +318,11 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  uint64_t total = o.mode == Mode::kBroadcast ? o.max_clients : o.connections;
+  // Broadcast checks each step instead: it stops, with the reason, before a step that needs
+  // more descriptors than the workers have.
+  uint64_t total = o.connections;
   uint64_t per_worker = (total + o.workers - 1) / o.workers;
-  if (o.mode != Mode::kStorm && per_worker + 64 > rl.rlim_cur) {
+  if (o.mode != Mode::kStorm && o.mode != Mode::kBroadcast && per_worker + 64 > rl.rlim_cur) {
     std::fprintf(stderr,
                  "ringws-load: %" PRIu64 " connections per worker exceed the open-files limit (%" PRIu64
                  "): use --workers %" PRIu64 " or more\n",
@@ -350,6 +359,9 @@ int main(int argc, char** argv) {
       break;
     }
     if (pid == 0) {
+      // A worker must not outlive a parent killed without a chance to stop it.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() == 1) _exit(1);
       ::close(p[0]);
       ::close(c[1]);
       for (unsigned j = 0; j < i; ++j) {
@@ -369,7 +381,7 @@ int main(int argc, char** argv) {
   RunResult r;
   r.options = o;
   if (!g_stop) {
-    if (o.mode == Mode::kBroadcast) run_broadcast(o, kids, r, prog);
+    if (o.mode == Mode::kBroadcast) run_broadcast(o, kids, r, prog, uint64_t(rl.rlim_cur));
     else run_plain(o, kids, r, prog);
   }
   // Stop every worker that is still running and collect its final report (bounded wait).

@@ -95,3 +95,20 @@ def test_refused_connections_fail_and_exit_nonzero():
     assert "READY open=0 failed=20" in r.stdout.splitlines()
     assert r.counts["failed_connect"] == 20
     assert r.summary["target_reached"] is False
+
+
+def test_fewer_than_asked_exits_nonzero():
+    """ringws holds at most 50 connections per reactor here: 30 of 80 handshakes fail, READY
+    says so, and the run exits 1 without holding."""
+    server = ls.start_ringws(app="echo", threads=1, max_connections=50)
+    try:
+        r = ls.run_load("idle", server.url, "--connections", 80, "--hold", 30, "--connect-timeout", 10,
+                        "--handshake-timeout", 5, "--quiet")
+        assert r.returncode == 1
+        assert "READY open=50 failed=30" in r.stdout.splitlines()
+        assert r.counts["opened"] == 50
+        assert r.counts["failed"] == 30
+        assert r.summary["target_reached"] is False
+        assert r.summary["elapsed_s"] < 30  # did not hold
+    finally:
+        server.stop()
