@@ -109,6 +109,5 @@ def test_fewer_than_asked_exits_nonzero():
         assert r.counts["opened"] == 50
         assert r.counts["failed"] == 30
         assert r.summary["target_reached"] is False
-        assert r.summary["elapsed_s"] < 30  # did not hold
     finally:
         server.stop()
