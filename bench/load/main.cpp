@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench/load/client_engine.h"
 #include "bench/load/options.h"
 #include "bench/load/report.h"
 #include "bench/load/worker.h"
@@ -37,12 +38,6 @@ double now_s() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
-
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
 }
 
 bool read_exact(int fd, void* data, size_t n) {

@@ -53,9 +53,6 @@ extern volatile sig_atomic_t g_stop;
 /// `report_fd`. Returns the process exit code.
 int run_worker(const Options& o, const WorkerSpec& spec, int report_fd);
 
-/// Resolves the URL's host; false with `error` set when it does not resolve.
-bool resolve_target(const Options& o, std::string& error);
-
 /// Writes all of `n` bytes, retrying on EINTR and partial writes.
 bool write_all(int fd, const void* data, size_t n);
 
