@@ -69,7 +69,7 @@ def summary_line(f):
             f"projected_4GiB={f['projected_4GiB']}")
 
 
-def markdown(fits, machine, command, t3medium=None):
+def markdown(fits, machine, command, t3medium=None, notes=None):
     """A short report: one row per server, ratios against the first (ringws)."""
     lines = ["# Memory per idle WebSocket connection", "", f"Machine: {machine}", "", f"Command: `{command}`", "",
              "| server | user B/conn | kernel B/conn | total B/conn | fixed base | idle conns in 4 GiB | in 3.5 GiB | "
@@ -90,6 +90,8 @@ def markdown(fits, machine, command, t3medium=None):
               "what its own memory cgroup is charged (kmem + TCP). The projection is (4 GiB - fixed base) / total."]
     if t3medium:
         lines += ["", "t3.medium emulation (cgroup limited to 4 GiB, 2 CPUs): " + t3medium]
+    for note in notes or []:
+        lines += ["", "Note: " + note]
     return "\n".join(lines) + "\n"
 
 
