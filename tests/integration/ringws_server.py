@@ -27,16 +27,18 @@ def ringws_binary():
 
 class Server:
     def __init__(self, app="echo", threads=2, **options):
-        """options map to flags: max_message=10 -> --max-message 10."""
+        """options map to flags: max_message=10 -> --max-message 10; trust_proxy=True -> a bare
+        --trust-proxy (False or None leaves the flag out)."""
         self.args = [str(ringws_binary()), "--app", app, "--host", "127.0.0.1", "--port", "0",
                      "--threads", str(threads)]
         # The default drain window (25 s, for an ALB) would outlast STOP_TIMEOUT.
         options.setdefault("drain_seconds", 2)
         for name, value in options.items():
-            if value is True:  # a flag without a value: trust_proxy=True -> --trust-proxy
-                self.args.append("--" + name.replace("_", "-"))
-            else:
-                self.args += ["--" + name.replace("_", "-"), str(value)]
+            flag = "--" + name.replace("_", "-")
+            if value is True:
+                self.args.append(flag)
+            elif value is not None and value is not False:
+                self.args += [flag, str(value)]
         self.out = tempfile.NamedTemporaryFile(prefix="ringws-out-", suffix=".log", delete=False)
         self.err = tempfile.NamedTemporaryFile(prefix="ringws-err-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err)
@@ -73,6 +75,11 @@ class Server:
 
     def stdout(self):
         return Path(self.out.name).read_text(errors="replace")
+
+    def stdout_events(self):
+        """stdout's complete lines parsed as JSON (a line still being written is left out)."""
+        text = self.stdout()
+        return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line.strip()]
 
     def stderr(self):
         return Path(self.err.name).read_text(errors="replace")
