@@ -19,6 +19,12 @@ py=/usr/bin/python3
 
 status=0
 
+# Node's ws is also the comparison peer the ringws-load tests run against.
+peer_dir="$here/../bench/peers/node-ws"
+if [[ ! -d "$peer_dir/node_modules/ws" ]]; then
+  (cd "$peer_dir" && npm ci --no-audit --no-fund) || exit 1
+fi
+
 echo "== pytest: tests/integration tests/conformance tests/alb tests/scripts ($bin)"
 "$py" -m pytest -p no:cacheprovider -q -rfE "$here/integration" "$here/conformance" "$here/alb" "$here/scripts" "$@" || status=1
 
