@@ -14,7 +14,8 @@ namespace {
 constexpr uint32_t kLive = 10000;
 constexpr uint32_t kCapacity = 1u << 17;
 
-// allocate()/free(recycle): index-addressed churn through the free list (SendNode's use).
+// allocate()/free(): a connection closes and the next accept takes a slot from the free
+// list (the reactor's Slab<Connection>, and its SendNode queue the same way).
 void BM_SlabAllocateFree(benchmark::State& state) {
   Slab<Connection> slab(kCapacity);
   std::vector<uint32_t> live;
@@ -29,22 +30,6 @@ void BM_SlabAllocateFree(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 RINGWS_MICRO(BM_SlabAllocateFree);
-
-// emplace_at()/free(no recycle): the kernel picks the direct-descriptor index on accept and
-// the reactor constructs the connection there; on close the slot is left for the kernel.
-void BM_SlabEmplaceAtFree(benchmark::State& state) {
-  Slab<Connection> slab(kCapacity);
-  for (uint32_t i = 0; i < kLive; ++i) slab.emplace_at(i);
-  micro::Rng rng;
-  for (auto _ : state) {
-    uint32_t index = rng.next() % kLive;
-    slab.free(index, /*recycle=*/false);
-    Connection* c = slab.emplace_at(index);
-    benchmark::DoNotOptimize(c->state);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-RINGWS_MICRO(BM_SlabEmplaceAtFree);
 
 // The same churn with a heap object per connection (what the slab replaces), through the
 // allocator the server links (mimalloc).
