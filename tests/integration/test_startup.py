@@ -31,13 +31,17 @@ def test_bad_value_exits_2():
     assert "--port" in r.stderr
 
 
-def test_taken_port_exits_3_and_says_so():
-    # Held without SO_REUSEPORT, as another program would hold it.
+def hold_port(reuseport):
+    """A listening socket on a free loopback port, held as another program would hold it."""
     holder = socket.socket()
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT if reuseport else socket.SO_REUSEADDR, 1)
     holder.bind(("127.0.0.1", 0))
     holder.listen()
-    port = holder.getsockname()[1]
+    return holder, holder.getsockname()[1]
+
+
+def test_taken_port_exits_3_and_says_so():
+    holder, port = hold_port(reuseport=False)
     try:
         r = run("--host", "127.0.0.1", "--port", str(port), "--threads", "1")
     finally:
@@ -48,11 +52,7 @@ def test_taken_port_exits_3_and_says_so():
 
 def test_taken_port_is_refused_even_when_the_holder_uses_reuseport():
     # Another ringws (or anything with SO_REUSEPORT, same user) must not silently share the port.
-    holder = socket.socket()
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    holder.bind(("127.0.0.1", 0))
-    holder.listen()
-    port = holder.getsockname()[1]
+    holder, port = hold_port(reuseport=True)
     try:
         r = run("--host", "127.0.0.1", "--port", str(port), "--threads", "1")
     finally:
