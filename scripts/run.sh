@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --runtime-only
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRINGWS_TESTS=OFF -DRINGWS_BENCH=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target ringws
 port=8080
 args=("$@")

@@ -21,11 +21,11 @@ run_suite() {  # $1 = build dir, rest = extra cmake args
   tests/browser/run.sh "$dir/ringws"
 }
 
-run_suite build -DCMAKE_BUILD_TYPE=Release
+run_suite build -DCMAKE_BUILD_TYPE=Release -DRINGWS_TESTS=ON -DRINGWS_BENCH=ON
 if [[ "${1:-}" != "--no-sanitize" ]]; then
   # halt_on_error: a sanitizer report fails the run instead of scrolling past.
   export ASAN_OPTIONS=abort_on_error=1:halt_on_error=1:detect_leaks=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DRINGWS_SANITIZE=ON -DRINGWS_BENCH=OFF
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DRINGWS_SANITIZE=ON -DRINGWS_TESTS=ON -DRINGWS_BENCH=OFF
 fi
 echo "==> all tests passed"
