@@ -281,14 +281,15 @@ void Reactor::run() {
     // Receives that found the buffer ring empty retry once buffers came back.
     buffers_.publish();
     if (!parked_.empty()) {
-      std::vector<uint32_t> retry;
-      retry.swap(parked_);
-      for (uint32_t index : retry) {
+      // Swap with a kept vector: parking must not allocate on every starved iteration.
+      retry_.swap(parked_);
+      for (uint32_t index : retry_) {
         Connection* c = slab_.get(index);
         if (!c || !(c->flags & kParked)) continue;
         c->flags &= static_cast<uint8_t>(~kParked);
         if (c->state != ConnState::kTeardown && !(c->flags & kRecvInFlight)) submit_recv(*c, index);
       }
+      retry_.clear();
     }
     if (exiting_ && static_cast<int32_t>(now_ - exit_deadline_) >= 0) {
       // Past the drain window and the close deadline: whoever is left is cut off.

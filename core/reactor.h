@@ -185,6 +185,7 @@ class Reactor final : private FrameSink {
   Slab<SendNode> send_nodes_;
   FramerPool framer_;
   std::vector<uint32_t> parked_;  ///< connections waiting for receive buffers
+  std::vector<uint32_t> retry_;   ///< parked_ of the previous iteration, being retried
 
   std::span<Reactor* const> peers_;
   uint64_t start_ns_ = 0;
