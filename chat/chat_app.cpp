@@ -7,13 +7,13 @@
 #include <simdjson.h>
 
 #include <cstdio>
-#include <ctime>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "alloc/slab.h"
 #include "chat/room_registry.h"
+#include "core/clock.h"
 #include "core/app.h"
 #include "core/reactor.h"
 #include "core/server_state.h"
@@ -51,12 +51,6 @@ std::string percent_decode(std::string_view in) {
     }
   }
   return out;
-}
-
-uint64_t wall_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
 
 SharedFrame* text_frame(std::string_view text) {

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -14,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/clock.h"
 #include "core/demo_page.h"
 #include "core/listener.h"
 #include "core/log.h"
@@ -61,12 +61,6 @@ uint32_t drain_slot_jitter(uint32_t index, uint16_t generation) {
   return h & 1023;
 }
 
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
 /// Connections one ring can hold: its fixed-file table is capped by RLIMIT_NOFILE.
 uint32_t table_size() {
   rlimit rl{};
@@ -74,7 +68,6 @@ uint32_t table_size() {
   uint32_t n = rl.rlim_cur > 1u << 24 ? 1u << 24 : static_cast<uint32_t>(rl.rlim_cur);
   return n;
 }
-
 
 }  // namespace
 

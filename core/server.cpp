@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/reactor.h"
@@ -71,11 +72,7 @@ int run_server(const Config& config) {
   }
 
   ServerState state(config);
-  {
-    timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    state.start_ms = uint64_t(now.tv_sec) * 1000 + uint64_t(now.tv_nsec) / 1000000;
-  }
+  state.start_ms = wall_ms();
   std::vector<std::unique_ptr<Reactor>> reactors;
   std::vector<Reactor*> peers;
   uint16_t port = config.port;
@@ -144,42 +141,38 @@ int run_server(const Config& config) {
   int exit_code = kExitOk;
   bool draining = false;
   bool exiting = false;
-  timespec drain_started{};
+  uint64_t drain_started_ns = 0;
   EmfCounters emf_previous;
   uint64_t next_emf_ms = state.start_ms + uint64_t(config.emf_interval) * 1000;
-  auto wall_ms = [] {
-    timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return uint64_t(now.tv_sec) * 1000 + uint64_t(now.tv_nsec) / 1000000;
+  auto start_drain = [&] {
+    draining = true;
+    state.draining.store(true);
+    drain_started_ns = monotonic_ns();
+    for (auto& r : reactors) r->request_stop();
   };
   // The main thread waits for signals, prints EMF lines, and notices reactors that end.
   for (;;) {
     timespec wait{0, 200 * 1000 * 1000};
     int sig = sigtimedwait(&stop_signals, nullptr, &wait);
     if ((sig == SIGINT || sig == SIGTERM) && !draining) {
-      draining = true;
       log_event(LogLevel::kInfo, "draining", "\"signal\":\"%s\",\"drain_seconds\":%u",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", config.drain_seconds);
-      state.draining.store(true);
-      clock_gettime(CLOCK_MONOTONIC, &drain_started);
-      for (auto& r : reactors) r->request_stop();
+      start_drain();
     }
     if (draining && !exiting) {
       // Exit once no reactor holds a WebSocket connection, or when the window and the close
       // deadline have passed; until then every reactor answers HTTP (503 on /healthz).
       uint64_t open = 0;
       for (auto& r : reactors) open += r->websocket_open();
-      timespec now;
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      bool overdue = now.tv_sec - drain_started.tv_sec > time_t(config.drain_seconds + config.close_timeout + 1);
+      bool overdue = monotonic_ns() - drain_started_ns >
+                     (uint64_t(config.drain_seconds) + config.close_timeout + 1) * 1000000000ull;
       if (open == 0 || overdue) {
         exiting = true;
         state.exit_now.store(true, std::memory_order_release);
         for (auto& r : reactors) r->request_stop();
       }
     }
-    if (config.emf_interval && wall_ms() >= next_emf_ms) {
-      uint64_t now = wall_ms();
+    if (uint64_t now = wall_ms(); config.emf_interval && now >= next_emf_ms) {
       log_line(render_emf(state, now, emf_previous).c_str());
       next_emf_ms = now + uint64_t(config.emf_interval) * 1000;
     }
@@ -187,10 +180,7 @@ int run_server(const Config& config) {
     if (!draining && running.load() < threads) {
       // A reactor returned without being asked to: drain the rest and report it.
       exit_code = kExitRuntime;
-      draining = true;
-      state.draining.store(true);
-      clock_gettime(CLOCK_MONOTONIC, &drain_started);
-      for (auto& r : reactors) r->request_stop();
+      start_drain();
     }
   }
   for (auto& w : workers) w.join();
