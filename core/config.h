@@ -39,6 +39,10 @@ struct Config {
   uint32_t emf_interval = 0;  ///< seconds between EMF lines; 0: off
   std::string emf_namespace = "ringws";
   std::string emf_dimensions = "Service=ringws";  ///< comma-separated Name=Value pairs
+
+  /// A setting uses each direct client's TCP peer address: the per-address limit without a
+  /// trusted proxy to name clients, or connection logs.
+  bool needs_peer_address() const { return (max_per_address && !trust_proxy) || log_connections; }
 };
 
 /// Parses argv into `out`. Returns 0 to run, or an exit code (0 after --help, 2 after an

@@ -110,8 +110,7 @@ int Reactor::setup_ring(const char*& what) {
   ring_ready_ = true;
   // Multishot accept cannot report each peer's address; it is looked up per connection, at
   // two syscalls, only when a setting uses it and the kernel can (6.8+).
-  bool want_peers = (config_.max_per_address && !config_.trust_proxy) || config_.log_connections;
-  lookup_peers_ = want_peers && features_.fixed_fd_install;
+  lookup_peers_ = config_.needs_peer_address() && features_.fixed_fd_install;
   what = "provided buffer ring";
   ret = buffers_.init(ring_, kBufferGroup, config_.buffer_count, config_.buffer_size);
   if (ret < 0) return ret;

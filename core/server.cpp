@@ -124,8 +124,7 @@ int run_server(const Config& config) {
   }
   proceed.store(true);
   go.count_down();
-  if (((config.max_per_address && !config.trust_proxy) || config.log_connections) &&
-      !reactors[0]->features().fixed_fd_install)
+  if (config.needs_peer_address() && !reactors[0]->features().fixed_fd_install)
     log_event(LogLevel::kWarn, "peer_address_unavailable",
               "\"detail\":\"this kernel lacks IORING_OP_FIXED_FD_INSTALL (6.8+): direct clients have no address, "
               "so --max-per-address applies only to X-Forwarded-For addresses (with --trust-proxy)\"");
