@@ -80,7 +80,8 @@ Reactor::Reactor(ServerState& state, unsigned id, std::unique_ptr<App> app)
       slab_(max_connections_),
       wheel_(256, &Reactor::resolve_timer, this),
       send_nodes_(kMaxSendNodes),
-      framer_(FramerLimits{state.config.max_message}) {
+      framer_(FramerLimits{state.config.max_message}),
+      ping_frame_(make_frame(Opcode::kPing, {})) {
   tick_interval_.tv_sec = 1;
   drain_tick_interval_.tv_nsec = kDrainTickNs;
 }
@@ -92,6 +93,7 @@ Reactor::~Reactor() {
     if (Connection* c = slab_.get(i)) free_slot(*c, i);
   if (listen_fd_ >= 0) ::close(listen_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (ping_frame_) ping_frame_->release();
 }
 
 int Reactor::open_listener(uint16_t& port) {
@@ -525,7 +527,10 @@ void Reactor::on_timer(void* self_ptr, uint32_t index) {
   }
   if (silent >= cfg.ping_interval && !(c->flags & kPingSent)) {
     c->flags |= kPingSent;
-    if (SharedFrame* ping = make_frame(Opcode::kPing, {})) self.enqueue(*c, index, ping, true);
+    if (self.ping_frame_) {
+      self.ping_frame_->retain();
+      self.enqueue(*c, index, self.ping_frame_, true);
+    }
     if (c->state != ConnState::kOpen) return;
   }
   self.schedule_next_deadline(*c, index);

@@ -186,6 +186,7 @@ class Reactor final : private FrameSink {
   FramerPool framer_;
   std::vector<uint32_t> parked_;  ///< connections waiting for receive buffers
   std::vector<uint32_t> retry_;   ///< parked_ of the previous iteration, being retried
+  SharedFrame* ping_frame_;       ///< every keep-alive ping is this one frame, by reference
 
   std::span<Reactor* const> peers_;
   uint64_t start_ns_ = 0;
