@@ -53,10 +53,6 @@ std::string percent_decode(std::string_view in) {
   return out;
 }
 
-SharedFrame* text_frame(std::string_view text) {
-  return make_frame(Opcode::kText, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
-}
-
 struct ChatShared {
   explicit ChatShared(std::atomic<uint64_t>& gauge) : rooms_gauge(gauge) {}
   RoomRegistry registry;
@@ -143,7 +139,7 @@ class ChatApp final : public App {
   }
 
   void send_text(Reactor& reactor, ConnId conn, std::string_view text) {
-    if (SharedFrame* f = text_frame(text)) reactor.send(conn, f);
+    if (SharedFrame* f = make_text_frame(text)) reactor.send(conn, f);
   }
 
   /// `code` and `reason` are fixed ASCII texts: no JSON escaping needed.
@@ -257,7 +253,7 @@ class ChatApp final : public App {
     std::snprintf(head, sizeof head, "\",\"from\":\"%s\",\"ts\":%llu,\"data\":", id_text(reactor, conn).c_str(),
                   static_cast<unsigned long long>(wall_ms()));
     msg.append("{\"type\":\"message\",\"room\":\"").append(room).append(head).append(data_json).append("}");
-    SharedFrame* frame = text_frame(msg);
+    SharedFrame* frame = make_text_frame(msg);
     if (!frame) return error(reactor, conn, "internal", "out of memory");
     frame->set_origin_ns(reactor.now_ns());
     LocalRoom& r = *rooms_.get(memberships_.get(m)->room);

@@ -13,14 +13,6 @@
 
 namespace ringws {
 
-namespace {
-
-SharedFrame* text_frame(std::string_view text) {
-  return make_frame(Opcode::kText, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
-}
-
-}  // namespace
-
 class ShootoutApp final : public App {
  public:
   void on_message(Reactor& reactor, ConnId conn, Opcode opcode, std::span<const uint8_t> payload) override {
@@ -51,7 +43,7 @@ class ShootoutApp final : public App {
       // raw_json_token may include trailing white space; keep what follows the closing quote.
       size_t end = text.find('"', at + 1) + 1;
       result.append(text.substr(end));
-      if (SharedFrame* f = text_frame(result)) reactor.send(conn, f);
+      if (SharedFrame* f = make_text_frame(result)) reactor.send(conn, f);
     } else {
       reply_error(reactor, conn, "unknown type");
     }
@@ -62,7 +54,7 @@ class ShootoutApp final : public App {
   void reply_error(Reactor& reactor, ConnId conn, std::string_view reason) {
     std::string msg = "{\"type\":\"error\",\"reason\":\"";
     msg.append(reason).append("\"}");
-    if (SharedFrame* f = text_frame(msg)) reactor.send(conn, f);
+    if (SharedFrame* f = make_text_frame(msg)) reactor.send(conn, f);
   }
 
   simdjson::ondemand::parser parser_;

@@ -43,6 +43,10 @@ SharedFrame* make_frame(Opcode opcode, std::span<const uint8_t> payload) {
   return frame;
 }
 
+SharedFrame* make_text_frame(std::string_view text) {
+  return make_frame(Opcode::kText, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+}
+
 SharedFrame* make_close_frame(uint16_t code, std::string_view reason) {
   if (code == 1005) return make_frame(Opcode::kClose, {});
   // 125 bytes of control payload, 2 of them the code. Cut before a continuation byte so

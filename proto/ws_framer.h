@@ -107,6 +107,9 @@ size_t write_frame_header(uint8_t* out, Opcode opcode, uint64_t payload_length, 
 /// connections; nullptr if out of memory.
 SharedFrame* make_frame(Opcode opcode, std::span<const uint8_t> payload);
 
+/// A text frame holding `text` (the caller vouches that it is UTF-8).
+SharedFrame* make_text_frame(std::string_view text);
+
 /// A close frame with `code` and `reason` (truncated so the payload fits 125 bytes on a
 /// UTF-8 boundary). Code 1005 means "no status" and produces an empty payload.
 SharedFrame* make_close_frame(uint16_t code, std::string_view reason = {});
