@@ -9,7 +9,7 @@
 //
 // Message assembly, UTF-8, close codes and limits are ours (wslay 1.1.1's event layer gets
 // several of them wrong). Failures carry the close code the server must send: 1002
-// protocol error, 1007 invalid UTF-8, 1009 message too big.
+// protocol error, 1007 invalid UTF-8, 1009 message too big (and 1011 when out of memory).
 #pragma once
 
 #include <cstddef>
@@ -59,7 +59,7 @@ enum class FeedStatus {
 
 struct FeedResult {
   FeedStatus status = FeedStatus::kOk;
-  uint16_t close_code = 0;  ///< with kFail: 1002, 1007 or 1009
+  uint16_t close_code = 0;  ///< with kFail: 1002, 1007, 1009, or 1011 when out of memory
 };
 
 class ReaderState;  // a wslay frame context and the state of a message in progress
