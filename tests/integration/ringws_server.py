@@ -26,11 +26,13 @@ def ringws_binary():
 
 
 class Server:
-    def __init__(self, app="echo", threads=2, **options):
+    def __init__(self, app="echo", threads=2, wrapper=None, **options):
         """options map to flags: max_message=10 -> --max-message 10; trust_proxy=True -> a bare
-        --trust-proxy (False or None leaves the flag out)."""
-        self.args = [str(ringws_binary()), "--app", app, "--host", "127.0.0.1", "--port", "0",
-                     "--threads", str(threads)]
+        --trust-proxy (False or None leaves the flag out). wrapper: a command prefix that must
+        exec ringws in its own process (tests/tools/seccomp_exec.py ... --), so that the PID
+        signalled and waited for is the server's."""
+        self.args = list(wrapper or []) + [str(ringws_binary()), "--app", app, "--host", "127.0.0.1", "--port", "0",
+                                           "--threads", str(threads)]
         # The default drain window (25 s, for an ALB) would outlast STOP_TIMEOUT.
         options.setdefault("drain_seconds", 2)
         for name, value in options.items():
