@@ -83,7 +83,7 @@ std::string unescape(std::string_view s) {
 /// The process's memory cgroup as /proc/self/cgroup names it, and the mount of its hierarchy.
 struct Cgroup {
   int version = 0;   ///< 0: none found
-  std::string path;  ///< "/process_api/x", "/" inside a cgroup namespace
+  std::string path;  ///< "/system.slice/ringws.service"; "/" inside a cgroup namespace
   std::string mount_root;   ///< the hierarchy's path mounted there ("/" unless bind-mounted)
   std::string mount_point;  ///< with sys_root prepended
 };
@@ -231,7 +231,10 @@ MemoryMeter::MemoryMeter(uint64_t limit_flag, const MemoryPaths& paths) {
       limit_ = limit_flag;
       limit_source_ = "--memory-limit";
     }
-    open_usage(cgroup_usage, limiting->dir, version_name + limiting->name);
+    // The limit file without a usage file beside it is not a kernel's layout, but a reading
+    // of some kind beats counting charges alone.
+    if (!open_usage(cgroup_usage, limiting->dir, version_name + limiting->name))
+      open_usage(Usage::kRss, paths.proc_root + "/self/statm", "rss");
   } else if (limit_flag) {
     limit_ = limit_flag;
     limit_source_ = "--memory-limit";

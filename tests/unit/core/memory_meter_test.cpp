@@ -64,6 +64,15 @@ TEST_F(MemoryMeterTest, V1WithoutTcpCounterReadsUsageAlone) {
   EXPECT_EQ(reading(m), 50 * kMiB);
 }
 
+TEST_F(MemoryMeterTest, LimitWithoutUsageFileMeasuresRss) {
+  fs.cgroup_v2("/x");
+  fs.write(FakeSystem::v2_dir("/x") + "/memory.max", "209715200\n");
+  MemoryMeter m(0, fs.paths());
+  EXPECT_EQ(m.limit_source(), "cgroup v2 /x");
+  EXPECT_EQ(m.usage_source(), "rss");
+  EXPECT_EQ(reading(m), 2500u * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
+}
+
 TEST_F(MemoryMeterTest, V1UnlimitedFallsBackToPhysical) {
   fs.cgroup_v1("/process_api/abc");
   v1_group(fs, "/process_api", kV1Unlimited, 70 * kMiB, 0);
