@@ -8,15 +8,15 @@
 
 #include <string>
 
-#include "core/app.h"
-#include "core/reactor.h"
+#include "core/engine/app.h"
+#include "core/engine/engine.h"
 
 namespace ringws {
 
 class ShootoutApp final : public App {
  public:
-  void on_message(Reactor& reactor, ConnId conn, Opcode opcode, std::span<const uint8_t> payload) override {
-    if (opcode != Opcode::kText) return reply_error(reactor, conn, "expected a JSON text message");
+  void on_message(Engine& engine, ConnId conn, Opcode opcode, std::span<const uint8_t> payload) override {
+    if (opcode != Opcode::kText) return reply_error(engine, conn, "expected a JSON text message");
     // simdjson reads up to SIMDJSON_PADDING bytes past the end: parse a padded copy, in a
     // buffer this reactor reuses.
     std::string_view text(reinterpret_cast<const char*>(payload.data()), payload.size());
@@ -25,16 +25,16 @@ class ShootoutApp final : public App {
     simdjson::ondemand::document doc;
     std::string_view type, type_token;
     if (parser_.iterate(padded_.data(), text.size(), padded_.size()).get(doc) != simdjson::SUCCESS)
-      return reply_error(reactor, conn, "invalid JSON");
+      return reply_error(engine, conn, "invalid JSON");
     simdjson::ondemand::value type_value;
-    if (doc["type"].get(type_value) != simdjson::SUCCESS) return reply_error(reactor, conn, "missing type");
+    if (doc["type"].get(type_value) != simdjson::SUCCESS) return reply_error(engine, conn, "missing type");
     type_token = type_value.raw_json_token();
     if (type_value.get_string().get(type) != simdjson::SUCCESS)
-      return reply_error(reactor, conn, "type is not a string");
+      return reply_error(engine, conn, "type is not a string");
     if (type == "echo") {
-      if (SharedFrame* f = make_frame(Opcode::kText, payload)) reactor.send(conn, f);
+      if (SharedFrame* f = make_frame(Opcode::kText, payload)) engine.send(conn, f);
     } else if (type == "broadcast") {
-      if (SharedFrame* f = make_frame(Opcode::kText, payload)) reactor.broadcast(f);
+      if (SharedFrame* f = make_frame(Opcode::kText, payload)) engine.broadcast(f);
       // The result is the request with its type renamed: the payload stays byte for byte.
       size_t at = static_cast<size_t>(type_token.data() - padded_.data());
       std::string result;
@@ -43,18 +43,18 @@ class ShootoutApp final : public App {
       // raw_json_token may include trailing white space; keep what follows the closing quote.
       size_t end = text.find('"', at + 1) + 1;
       result.append(text.substr(end));
-      if (SharedFrame* f = make_text_frame(result)) reactor.send(conn, f);
+      if (SharedFrame* f = make_text_frame(result)) engine.send(conn, f);
     } else {
-      reply_error(reactor, conn, "unknown type");
+      reply_error(engine, conn, "unknown type");
     }
   }
 
  private:
   /// `reason` is a fixed ASCII text without quotes or backslashes: no escaping needed.
-  void reply_error(Reactor& reactor, ConnId conn, std::string_view reason) {
+  void reply_error(Engine& engine, ConnId conn, std::string_view reason) {
     std::string msg = "{\"type\":\"error\",\"reason\":\"";
     msg.append(reason).append("\"}");
-    if (SharedFrame* f = make_text_frame(msg)) reactor.send(conn, f);
+    if (SharedFrame* f = make_text_frame(msg)) engine.send(conn, f);
   }
 
   simdjson::ondemand::parser parser_;

@@ -22,6 +22,12 @@ class AddressLimits {
   bool try_add(uint32_t key);
   void remove(uint32_t key);
   uint32_t count(uint32_t key);
+  // Interim names for the engine (the keyed-by-address version replaces these).
+  bool try_acquire(std::string_view address, uint32_t& handle) {
+    handle = key_of(address);
+    return try_add(handle);
+  }
+  void release(uint32_t handle) { remove(handle); }
   uint32_t limit() const { return max_; }
 
  private:

@@ -18,6 +18,7 @@ enum class CloseReason : uint8_t {
   kHttp,              ///< a plain HTTP request was answered, or an upgrade refused
   kApplication,       ///< the app closed it
   kInternal,          ///< out of memory or a failed operation
+  kOverloaded,        ///< 1013: the memory governor refused a buffer for a message
   kCount,
 };
 static_assert(static_cast<int>(CloseReason::kCount) <= 16, "Connection::close_reason has 4 bits");
@@ -25,7 +26,8 @@ static_assert(static_cast<int>(CloseReason::kCount) <= 16, "Connection::close_re
 inline const char* close_reason_name(CloseReason r) {
   static const char* const kNames[] = {"peer_gone",    "normal",       "shutdown",     "protocol_error",
                                        "invalid_data", "too_big",      "slow_consumer", "idle_timeout",
-                                       "handshake_timeout", "http",    "application",  "internal"};
+                                       "handshake_timeout", "http",    "application",  "internal",
+                                       "overloaded"};
   return kNames[static_cast<int>(r)];
 }
 
@@ -36,15 +38,17 @@ enum class RefuseReason : uint8_t {
   kVersion,     ///< 426
   kTooLarge,    ///< 431
   kOrigin,      ///< 403, --allowed-origins
-  kCapacity,    ///< 503, --max-connections
+  kCapacity,    ///< 503, --max-connections or the descriptor table's reserve
   kPerAddress,  ///< 429, --max-per-address
   kDraining,    ///< 503 after SIGTERM
+  kMemory,      ///< 503 over the memory high-water mark
   kCount,
 };
 
 inline const char* refuse_reason_name(RefuseReason r) {
   static const char* const kNames[] = {"bad_request", "method",     "version",     "too_large",
-                                       "origin",      "capacity",   "per_address", "draining"};
+                                       "origin",      "capacity",   "per_address", "draining",
+                                       "memory"};
   return kNames[static_cast<int>(r)];
 }
 

@@ -1,39 +1,52 @@
 #include "core/config.h"
 
+#include "core/byte_size.h"
+
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace ringws {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: ringws [options]\n"
+constexpr const char* kUsageHead = "usage: ringws [options]\n";
+constexpr const char* kCoreUsage =
     "  --host ADDR              bind address, IPv4 or IPv6 (default 0.0.0.0)\n"
     "  --port N                 TCP port; 0 picks a free one (default 8080)\n"
-    "  --threads N              reactors, one io_uring each (default: one per CPU)\n"
+    "  --threads N              reactors, one event loop each (default: one per CPU)\n"
     "  --app NAME               chat | echo | shootout (default chat)\n"
+    "  --backend NAME           auto | io_uring | epoll: auto uses io_uring and falls back to epoll\n"
+    "                           where io_uring is refused or lacks a feature (default auto)\n"
+    "  --epoll-mode MODE        level | edge: how the epoll backend waits (default level)\n"
     "  --max-message BYTES      largest message accepted; larger closes with 1009 (default 1048576)\n"
     "  --max-header-bytes BYTES largest HTTP request head; larger answers 431 (default 8192)\n"
     "  --handshake-timeout SEC  time allowed from connect to a complete request (default 10)\n"
     "  --ping-interval SEC      ping a client after this much silence (default 25)\n"
     "  --idle-timeout SEC       close a client silent this long (default 85)\n"
     "  --close-timeout SEC      wait this long for the peer's close frame (default 5)\n"
-    "  --max-backlog BYTES      outgoing bytes queued per connection; over it closes with 1008 (default 1048576)\n"
+    "  --max-backlog BYTES      outgoing bytes queued per connection, control frames included;\n"
+    "                           over it closes with 1008 (default 1048576, at most 1073741824)\n"
     "  --drain-seconds SEC      on SIGTERM/SIGINT, window over which connections get close 1001;\n"
     "                           keep it below the ECS task's stopTimeout (default 25)\n"
-    "  --buffer-size BYTES      size of each provided receive buffer (default 4096)\n"
-    "  --buffer-count N         receive buffers per reactor, a power of two (default 1024)\n"
-    "  --max-connections N      WebSocket connections per process; more get 503 (default: no cap)\n"
-    "  --max-per-address N      WebSocket connections per client address; more get 429 (default: no cap)\n"
+    "  --buffer-size BYTES      size of each provided receive buffer (default 4096); the epoll\n"
+    "                           backend reads into one buffer of max(64 KiB, this) per reactor\n"
+    "  --buffer-count N         receive buffers for the whole process, split across the io_uring\n"
+    "                           reactors (a power of two each, at least 16) (default 2048)\n"
+    "  --max-connections N      connections per process, HTTP and WebSocket; more get 503\n"
+    "                           (default: the memory limit / 3630 B, the kernel's own floor)\n"
+    "  --max-per-address N      WebSocket connections per client address (IPv6: per /64); more get\n"
+    "                           429 (default: no cap)\n"
+    "  --memory-limit BYTES     memory to stay under; K/M/G/T are powers of 1000, Ki/Mi/Gi/Ti of\n"
+    "                           1024 (default: the cgroup's limit, else physical memory; the\n"
+    "                           smaller of the cgroup's and this when both exist)\n"
+    "  --memory-high-water PCT  above this share of the limit, new connections, upgrades and\n"
+    "                           message buffers are refused (default 85)\n"
     "  --trust-proxy            client address = right-most X-Forwarded-For entry (behind a balancer)\n"
     "  --allowed-origins LIST   comma-separated Origin values allowed to upgrade; others get 403\n"
     "  --log-connections        log every WebSocket open and close\n"
-    "  --max-rooms-per-connection N  chat: rooms one connection may join (default 16)\n"
-    "  --max-room-name BYTES    chat: longest room name (default 64)\n"
-    "  --max-publish-bytes BYTES  chat: largest published data (default 65536)\n"
     "  --emf-interval SEC       print CloudWatch Embedded Metric Format lines every SEC seconds (default off)\n"
     "  --emf-namespace NAME     EMF namespace (default ringws)\n"
     "  --emf-dimensions LIST    EMF dimensions, Name=Value,... (default Service=ringws)\n"
@@ -48,19 +61,66 @@ bool parse_number(std::string_view text, T& out, T min, T max) {
   return true;
 }
 
+/// Applies one core flag; kUnknown for flags that are not the core's.
+OptionGroup::Result set_core(Config& c, std::string_view flag, std::string_view value) {
+  bool ok = true;
+  if (flag == "--host") c.host = value;
+  else if (flag == "--port") ok = parse_number<uint16_t>(value, c.port, 0, 65535);
+  else if (flag == "--threads") ok = parse_number<unsigned>(value, c.threads, 1, 64);
+  else if (flag == "--app") {
+    c.app = value;
+    ok = c.app == "chat" || c.app == "echo" || c.app == "shootout";
+  } else if (flag == "--backend") {
+    ok = true;
+    if (value == "auto") c.backend = BackendChoice::kAuto;
+    else if (value == "io_uring") c.backend = BackendChoice::kIoUring;
+    else if (value == "epoll") c.backend = BackendChoice::kEpoll;
+    else ok = false;
+  } else if (flag == "--epoll-mode") {
+    ok = value == "level" || value == "edge";
+    c.epoll_edge_triggered = value == "edge";
+  } else if (flag == "--max-message") ok = parse_number<uint64_t>(value, c.max_message, 1, 1ull << 31);
+  else if (flag == "--max-header-bytes") ok = parse_number<uint32_t>(value, c.max_header_bytes, 256, 1u << 20);
+  else if (flag == "--handshake-timeout") ok = parse_number<uint32_t>(value, c.handshake_timeout, 1, 3600);
+  else if (flag == "--ping-interval") ok = parse_number<uint32_t>(value, c.ping_interval, 1, 86400);
+  else if (flag == "--idle-timeout") ok = parse_number<uint32_t>(value, c.idle_timeout, 1, 86400);
+  else if (flag == "--close-timeout") ok = parse_number<uint32_t>(value, c.close_timeout, 1, 3600);
+  else if (flag == "--max-backlog") ok = parse_number<uint64_t>(value, c.max_backlog, 1024, 1ull << 30);
+  else if (flag == "--drain-seconds") ok = parse_number<uint32_t>(value, c.drain_seconds, 0, 3600);
+  else if (flag == "--buffer-size") ok = parse_number<uint32_t>(value, c.buffer_size, 512, 1u << 20);
+  else if (flag == "--buffer-count") {
+    ok = parse_number<uint32_t>(value, c.buffer_count, 16, 1u << 20) && (c.buffer_count & (c.buffer_count - 1)) == 0;
+  } else if (flag == "--max-connections") ok = parse_number<uint32_t>(value, c.max_connections, 1, 1u << 30);
+  else if (flag == "--max-per-address") ok = parse_number<uint32_t>(value, c.max_per_address, 1, 1u << 30);
+  else if (flag == "--memory-limit") ok = parse_size(value, c.memory_limit) && c.memory_limit >= (16u << 20);
+  else if (flag == "--memory-high-water") ok = parse_number<uint32_t>(value, c.memory_high_water, 10, 100);
+  else if (flag == "--allowed-origins") c.allowed_origins = value;
+  else if (flag == "--emf-interval") ok = parse_number<uint32_t>(value, c.emf_interval, 1, 86400);
+  else if (flag == "--emf-namespace") ok = !(c.emf_namespace = value).empty();
+  else if (flag == "--emf-dimensions") c.emf_dimensions = value;
+  else return OptionGroup::Result::kUnknown;
+  return ok ? OptionGroup::Result::kOk : OptionGroup::Result::kBad;
+}
+
 }  // namespace
 
-int parse_config(int argc, char** argv, Config& c, bool& exit_now) {
+int parse_config(int argc, char** argv, Config& c, bool& exit_now, std::span<OptionGroup* const> app_groups) {
   exit_now = false;
+  auto usage = [&] {
+    std::string text = kUsageHead;
+    text += kCoreUsage;
+    for (const OptionGroup* g : app_groups) text += g->usage();
+    return text;
+  };
   auto fail = [&](const char* flag, const char* what) {
-    std::fprintf(stderr, "ringws: %s %s\n%s", flag, what, kUsage);
+    std::fprintf(stderr, "ringws: %s %s\n%s", flag, what, usage().c_str());
     exit_now = true;
     return 2;
   };
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
     if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
+      std::fputs(usage().c_str(), stdout);
       exit_now = true;
       return 0;
     }
@@ -72,40 +132,24 @@ int parse_config(int argc, char** argv, Config& c, bool& exit_now) {
       c.log_connections = true;
       continue;
     }
+    OptionGroup* owner = nullptr;
+    for (OptionGroup* g : app_groups)
+      if (g->is_switch(flag)) owner = g;
+    if (owner) {
+      if (owner->set(flag, {}) != OptionGroup::Result::kOk) return fail(argv[i], "is not valid here");
+      continue;
+    }
     if (i + 1 >= argc) return fail(argv[i], "needs a value (or is unknown)");
     std::string_view value = argv[++i];
-    bool ok = true;
-    if (flag == "--host") c.host = value;
-    else if (flag == "--port") ok = parse_number<uint16_t>(value, c.port, 0, 65535);
-    else if (flag == "--threads") ok = parse_number<unsigned>(value, c.threads, 1, 64);
-    else if (flag == "--app") {
-      c.app = value;
-      ok = c.app == "chat" || c.app == "echo" || c.app == "shootout";
-    } else if (flag == "--max-message") ok = parse_number<uint64_t>(value, c.max_message, 1, 1ull << 31);
-    else if (flag == "--max-header-bytes") ok = parse_number<uint32_t>(value, c.max_header_bytes, 256, 1u << 20);
-    else if (flag == "--handshake-timeout") ok = parse_number<uint32_t>(value, c.handshake_timeout, 1, 3600);
-    else if (flag == "--ping-interval") ok = parse_number<uint32_t>(value, c.ping_interval, 1, 86400);
-    else if (flag == "--idle-timeout") ok = parse_number<uint32_t>(value, c.idle_timeout, 1, 86400);
-    else if (flag == "--close-timeout") ok = parse_number<uint32_t>(value, c.close_timeout, 1, 3600);
-    else if (flag == "--max-backlog") ok = parse_number<uint64_t>(value, c.max_backlog, 1024, 1ull << 32);
-    else if (flag == "--drain-seconds") ok = parse_number<uint32_t>(value, c.drain_seconds, 0, 3600);
-    else if (flag == "--buffer-size") ok = parse_number<uint32_t>(value, c.buffer_size, 512, 1u << 20);
-    else if (flag == "--buffer-count") {
-      ok = parse_number<uint32_t>(value, c.buffer_count, 16, 32768) && (c.buffer_count & (c.buffer_count - 1)) == 0;
-    } else if (flag == "--max-connections") ok = parse_number<uint32_t>(value, c.max_connections, 1, 1u << 30);
-    else if (flag == "--max-per-address") ok = parse_number<uint32_t>(value, c.max_per_address, 1, 1u << 30);
-    else if (flag == "--allowed-origins") c.allowed_origins = value;
-    else if (flag == "--max-rooms-per-connection") ok = parse_number<uint32_t>(value, c.max_rooms_per_connection, 1, 4096);
-    else if (flag == "--max-room-name") ok = parse_number<uint32_t>(value, c.max_room_name, 1, 1024);
-    else if (flag == "--max-publish-bytes") ok = parse_number<uint32_t>(value, c.max_publish_bytes, 1, 1u << 30);
-    else if (flag == "--emf-interval") ok = parse_number<uint32_t>(value, c.emf_interval, 1, 86400);
-    else if (flag == "--emf-namespace") ok = !(c.emf_namespace = value).empty();
-    else if (flag == "--emf-dimensions") c.emf_dimensions = value;
-    else return fail(argv[i - 1], "is not an option");
-    if (!ok) return fail(argv[i - 1], "has an invalid value");
+    OptionGroup::Result result = set_core(c, flag, value);
+    for (OptionGroup* g : app_groups)
+      if (result == OptionGroup::Result::kUnknown) result = g->set(flag, value);
+    if (result == OptionGroup::Result::kUnknown) return fail(argv[i - 1], "is not an option");
+    if (result == OptionGroup::Result::kBad) return fail(argv[i - 1], "has an invalid value");
   }
-  if (c.idle_timeout <= c.ping_interval)
-    return fail("--idle-timeout", "must be longer than --ping-interval");
+  if (c.idle_timeout <= c.ping_interval) return fail("--idle-timeout", "must be longer than --ping-interval");
+  for (const OptionGroup* g : app_groups)
+    if (const char* error = g->validate()) return fail("", error);
   return 0;
 }
 

@@ -3,15 +3,24 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
+#include "core/options.h"
+
 namespace ringws {
+
+/// --backend: auto uses io_uring where it works and falls back to epoll where it is
+/// refused (seccomp profiles in containers, kernel.io_uring_disabled, a missing feature).
+enum class BackendChoice : uint8_t { kAuto, kIoUring, kEpoll };
 
 struct Config {
   std::string host = "0.0.0.0";
   uint16_t port = 8080;  ///< 0 picks a free port (shared by all reactors)
   unsigned threads = 0;  ///< 0: one reactor per online CPU
   std::string app = "chat";
+  BackendChoice backend = BackendChoice::kAuto;
+  bool epoll_edge_triggered = false;  ///< --epoll-mode edge
 
   uint64_t max_message = 1u << 20;      ///< bytes of one message (larger: close 1009)
   uint32_t max_header_bytes = 8192;     ///< HTTP request head (larger: 431)
@@ -19,21 +28,20 @@ struct Config {
   uint32_t ping_interval = 25;          ///< seconds of client silence before a ping
   uint32_t idle_timeout = 85;           ///< seconds of client silence before closing
   uint32_t close_timeout = 5;           ///< seconds to wait for the peer's close frame
-  uint64_t max_backlog = 1u << 20;      ///< queued outgoing bytes per connection (over: 1008)
+  uint64_t max_backlog = 1u << 20;      ///< queued outgoing bytes per connection, control frames
+                                        ///< included (over: 1008)
   uint32_t drain_seconds = 25;          ///< on SIGTERM: window over which connections get 1001
 
   uint32_t buffer_size = 4096;   ///< bytes per provided receive buffer
-  uint32_t buffer_count = 1024;  ///< buffers per reactor's ring (power of two)
-  uint32_t max_connections = 0;   ///< WebSocket connections per process (over: 503); 0: no cap
+  uint32_t buffer_count = 2048;  ///< receive buffers for the whole process, split across reactors
+  uint32_t max_connections = 0;   ///< connections per process, every phase (over: 503); 0: derived
+                                  ///< from the memory limit
+  uint64_t memory_limit = 0;      ///< --memory-limit; 0: the cgroup's, else physical memory
+  uint32_t memory_high_water = 85;  ///< percent of the limit above which new work is refused
   uint32_t max_per_address = 0;   ///< WebSocket connections per client address (over: 429); 0: no cap
   bool trust_proxy = false;       ///< take the client address from X-Forwarded-For's right-most entry
   std::string allowed_origins;    ///< comma-separated Origin values allowed to upgrade; empty: any
   bool log_connections = false;   ///< log every WebSocket open and close (debug volume)
-
-  // Chat app limits.
-  uint32_t max_rooms_per_connection = 16;
-  uint32_t max_room_name = 64;
-  uint32_t max_publish_bytes = 65536;
 
   // CloudWatch Embedded Metric Format on stdout.
   uint32_t emf_interval = 0;  ///< seconds between EMF lines; 0: off
@@ -45,8 +53,9 @@ struct Config {
   bool needs_peer_address() const { return (max_per_address && !trust_proxy) || log_connections; }
 };
 
-/// Parses argv into `out`. Returns 0 to run, or an exit code (0 after --help, 2 after an
+/// Parses argv into `out`, offering flags the core does not know to `app_groups` (the
+/// application's options). Returns 0 to run, or an exit code (0 after --help, 2 after an
 /// error, with the message already printed to stderr).
-int parse_config(int argc, char** argv, Config& out, bool& exit_now);
+int parse_config(int argc, char** argv, Config& out, bool& exit_now, std::span<OptionGroup* const> app_groups = {});
 
 }  // namespace ringws

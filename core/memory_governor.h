@@ -27,7 +27,7 @@ namespace ringws {
 enum class ShedWhat : uint8_t {
   kConnection,  ///< a TCP connection closed at accept
   kUpgrade,     ///< a WebSocket upgrade answered 503
-  kMessage,     ///< a message (assembly) refused: the connection closed with 1011
+  kMessage,     ///< a message (assembly) refused: the connection closed with 1013
   kCount
 };
 

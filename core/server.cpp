@@ -1,14 +1,14 @@
 #include "core/server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <latch>
@@ -16,39 +16,223 @@
 #include <thread>
 #include <vector>
 
+#include "core/backend_choice.h"
 #include "core/clock.h"
+#include "core/engine/app.h"
+#include "core/engine/engine.h"
+#include "core/epoll/epoll_backend.h"
+#include "core/http/metrics.h"
 #include "core/listener.h"
 #include "core/log.h"
-#include "core/reactor.h"
+#include "core/memory_governor.h"
+#include "core/server_state.h"
+#include "core/uring/uring_backend.h"
 #include "proto/ws_accept.h"
 
 namespace ringws {
 
 namespace {
 
-const char* io_uring_hint(int err) {
-  switch (err) {
-    case EPERM:
-      return "io_uring is refused (a seccomp profile such as Docker's default, or kernel.io_uring_disabled)";
-    case ENOSYS:
-      return "this kernel has no io_uring";
-    case ENOMEM:
-      return "not enough locked memory for the rings (raise RLIMIT_MEMLOCK)";
-    case EMFILE:
-      return "the fixed-file table exceeds RLIMIT_NOFILE";
-    default:
-      return "io_uring set-up failed";
+constexpr uint64_t kKernelBytesPerConnection = 3630;  // DESIGN.md section 5: the kernel's floor
+
+/// One reactor: an engine driven by a backend on a thread of its own.
+struct Reactor {
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Backend> backend;
+};
+
+uint64_t open_descriptor_count() {
+  uint64_t n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) ++n;
+    closedir(d);
   }
+  return n > 2 ? n - 2 : n;  // "." and ".."
+}
+
+uint32_t nofile_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  return rl.rlim_cur > (1u << 24) ? (1u << 24) : static_cast<uint32_t>(rl.rlim_cur);
+}
+
+/// What became of starting the reactors on one backend.
+struct Started {
+  int exit_code = -1;  ///< -1: running; else the process must exit with this
+  bool io_uring_failed = false;
+  int error = 0;
+  const char* step = "";
+  std::string missing;
+};
+
+class Process {
+ public:
+  Process(const Config& config, AppModule& app, ServerState& state, unsigned threads)
+      : config_(config), app_(app), state_(state), threads_(threads) {}
+  ~Process() { stop_threads(); }
+
+  /// Opens listeners, builds the reactors on `kind` and sets each up on its own thread.
+  Started start(BackendKind kind, uint16_t& port) {
+    Started result;
+    uint32_t nofile = nofile_limit();
+    budget_.limit = 0;
+    for (unsigned i = 0; i < threads_; ++i) {
+      uint16_t bound = 0;
+      int fd = open_listening_socket(config_.host, port, bound);
+      if (fd < 0) {
+        log_event(LogLevel::kError, "listen_failed", "\"host\":\"%s\",\"port\":%u,\"error\":\"%s\"",
+                  config_.host.c_str(), port, strerror(-fd));
+        std::fprintf(stderr, "ringws: cannot listen on %s:%u: %s\n", config_.host.c_str(), port, strerror(-fd));
+        result.exit_code = kExitListen;
+        return result;
+      }
+      port = bound;  // the first listener resolves port 0; the others join it (SO_REUSEPORT)
+      listeners_.push_back(fd);
+    }
+    // epoll's descriptors come from the process's one table: what is left of RLIMIT_NOFILE
+    // after what is open now and three per reactor (epoll, eventfd, spare).
+    int64_t base = static_cast<int64_t>(open_descriptor_count()) + 3 * threads_ + 16;
+    budget_.limit = std::max<int64_t>(64, int64_t(nofile) - base);
+    budget_.reserve = std::min<int64_t>(32, budget_.limit / 8);
+    uint32_t capacity = kind == BackendKind::kIoUring ? nofile : static_cast<uint32_t>(budget_.limit);
+    // Receive buffers are a total for the process: each io_uring reactor gets its share.
+    uint32_t share = std::bit_floor(std::max<uint32_t>(16, config_.buffer_count / threads_));
+    for (unsigned i = 0; i < threads_; ++i) {
+      Reactor r;
+      r.engine = std::make_unique<Engine>(state_, i, app_.make_app(i), capacity);
+      if (kind == BackendKind::kIoUring)
+        r.backend = std::make_unique<UringBackend>(*r.engine, listeners_[i], capacity,
+                                                   UringSettings{share, config_.buffer_size});
+      else
+        r.backend = std::make_unique<EpollBackend>(
+            *r.engine, listeners_[i], EpollSettings{std::max<uint32_t>(65536, config_.buffer_size), config_.epoll_edge_triggered},
+            budget_);
+      r.engine->attach(*r.backend);
+      engines_.push_back(r.engine.get());
+      reactors_.push_back(std::move(r));
+    }
+    listeners_.clear();  // the backends own them now
+    for (auto& r : reactors_) r.engine->set_peers(engines_);
+    state_.engines = engines_;
+
+    // Each backend is set up on its own thread (a SINGLE_ISSUER ring belongs to the thread
+    // that made it); main waits for all, and lets them run only if every one succeeded.
+    struct SetupResult {
+      int err = 0;
+      const char* what = "";
+    };
+    std::vector<SetupResult> results(threads_);
+    set_up_ = std::make_unique<std::latch>(threads_);
+    go_ = std::make_unique<std::latch>(1);
+    running_.store(threads_);
+    for (unsigned i = 0; i < threads_; ++i) {
+      Backend* backend = reactors_[i].backend.get();
+      workers_.emplace_back([this, backend, i, &results] {
+        results[i].err = backend->setup(results[i].what);
+        set_up_->count_down();
+        go_->wait();
+        if (proceed_.load()) backend->run();
+        running_.fetch_sub(1);
+      });
+    }
+    set_up_->wait();
+    for (unsigned i = 0; i < threads_; ++i) {
+      if (results[i].err == 0) continue;
+      int err = -results[i].err;
+      result.error = err;
+      result.step = results[i].what;
+      if (kind == BackendKind::kIoUring) {
+        result.io_uring_failed = true;
+        result.missing = static_cast<UringBackend&>(*reactors_[i].backend).missing_feature();
+      } else {
+        log_event(LogLevel::kError, "setup_failed", "\"reactor\":%u,\"step\":\"%s\",\"error\":\"%s\"", i,
+                  results[i].what, strerror(err));
+        std::fprintf(stderr, "ringws: %s: %s\n", results[i].what, strerror(err));
+        result.exit_code = kExitRuntime;
+      }
+      stop_threads();
+      return result;
+    }
+    proceed_.store(true);
+    go_->count_down();
+    return result;
+  }
+
+  /// Joins the threads and destroys the reactors: backends first (their kernel objects
+  /// name the engines' slots), then engines.
+  void stop_threads() {
+    if (go_) go_->count_down();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+    for (auto& r : reactors_) r.backend.reset();
+    reactors_.clear();
+    engines_.clear();
+    state_.engines = {};
+    for (int fd : listeners_) ::close(fd);
+    listeners_.clear();
+    go_.reset();
+    set_up_.reset();
+    proceed_.store(false);
+  }
+
+  void wake_all() {
+    for (auto& r : reactors_) r.backend->wake();
+  }
+  unsigned running() const { return running_.load(); }
+  uint64_t websocket_open() const {
+    uint64_t open = 0;
+    for (const Engine* e : engines_) open += e->stats().websocket_open.load(std::memory_order_relaxed);
+    return open;
+  }
+  const std::vector<Engine*>& engines() const { return engines_; }
+  UringBackend* first_uring() {
+    return reactors_.empty() || reactors_[0].backend->kind() != BackendKind::kIoUring
+               ? nullptr
+               : static_cast<UringBackend*>(reactors_[0].backend.get());
+  }
+
+ private:
+  const Config& config_;
+  AppModule& app_;
+  ServerState& state_;
+  unsigned threads_;
+  DescriptorBudget budget_;
+  std::vector<int> listeners_;
+  std::vector<Reactor> reactors_;
+  std::vector<Engine*> engines_;
+  std::vector<std::thread> workers_;
+  std::unique_ptr<std::latch> set_up_, go_;
+  std::atomic<bool> proceed_{false};
+  std::atomic<unsigned> running_{0};
+};
+
+void log_fallback(const BackendDecision& d) {
+  log_event(LogLevel::kWarn, "backend_fallback",
+            "\"from\":\"io_uring\",\"to\":\"epoll\",\"step\":\"%s\",\"error\":\"%s\",\"reason\":\"%s\"", d.step.c_str(),
+            d.error.c_str(), d.explanation.c_str());
+}
+
+int refuse_forced_io_uring(const BackendDecision& d) {
+  log_event(LogLevel::kError, "setup_failed", "\"backend\":\"io_uring\",\"step\":\"%s\",\"error\":\"%s\",\"reason\":\"%s\"",
+            d.step.c_str(), d.error.c_str(), d.explanation.c_str());
+  std::fprintf(stderr, "ringws: --backend io_uring: %s failed with %s: %s\n", d.step.c_str(), d.error.c_str(),
+               d.explanation.c_str());
+  return kExitIoUring;
 }
 
 }  // namespace
 
-int run_server(const Config& config) {
-  // Direct-descriptor tables are capped by RLIMIT_NOFILE: take all the hard limit allows.
+int run_server(const Config& config, AppModule& app) {
+  // Direct-descriptor tables (io_uring) and the process's table (epoll) are capped by
+  // RLIMIT_NOFILE: take all the hard limit allows.
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    log_event(LogLevel::kWarn, "rlimit_unreadable", "\"error\":\"%s\"", strerror(errno));
+  } else if (rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      log_event(LogLevel::kWarn, "rlimit_not_raised", "\"limit\":%llu,\"error\":\"%s\"",
+                static_cast<unsigned long long>(rl.rlim_max), strerror(errno));
   }
   unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
   // Page in the handshake's code (OpenSSL's SHA-1 and base64, ~2 MB of libcrypto) now, so
@@ -71,71 +255,46 @@ int run_server(const Config& config) {
     return kExitListen;
   }
 
-  ServerState state(config);
+  MemoryGovernor governor(GovernorOptions{config.memory_limit, config.memory_high_water});
+  governor.sample();
+  ServerState state(config, governor);
   state.start_ms = wall_ms();
-  std::vector<std::unique_ptr<Reactor>> reactors;
-  std::vector<Reactor*> peers;
-  uint16_t port = config.port;
-  for (unsigned i = 0; i < threads; ++i) {
-    reactors.push_back(std::make_unique<Reactor>(state, i, make_app(config.app, state)));
-    // The first listener resolves port 0; the others join it with SO_REUSEPORT.
-    if (int err = reactors.back()->open_listener(port); err < 0) {
-      log_event(LogLevel::kError, "listen_failed", "\"host\":\"%s\",\"port\":%u,\"error\":\"%s\"",
-                config.host.c_str(), port, strerror(-err));
-      std::fprintf(stderr, "ringws: cannot listen on %s:%u: %s\n", config.host.c_str(), port, strerror(-err));
-      return kExitListen;
-    }
-    peers.push_back(reactors.back().get());
-  }
-  for (auto& r : reactors) r->set_peers(peers);
-  state.reactors = peers;
+  state.app = &app;
+  if (!state.max_connections) state.max_connections = static_cast<uint32_t>(
+      std::min<uint64_t>(1u << 30, governor.limit() / kKernelBytesPerConnection));
 
-  // Each ring is set up on its own thread (SINGLE_ISSUER); main waits for all of them
-  // before it announces the port, and lets the threads run only if every one succeeded.
-  struct SetupResult {
-    int err = 0;
-    const char* what = "";
-  };
-  std::vector<SetupResult> results(threads);
-  std::latch set_up(threads), go(1);
-  std::atomic<bool> proceed{false};
-  std::atomic<unsigned> running{threads};
-  std::vector<std::thread> workers;
-  for (unsigned i = 0; i < threads; ++i) {
-    Reactor* reactor = reactors[i].get();
-    workers.emplace_back([reactor, i, &results, &set_up, &go, &proceed, &running] {
-      results[i].err = reactor->setup_ring(results[i].what);
-      set_up.count_down();
-      go.wait();
-      if (proceed.load()) reactor->run();
-      running.fetch_sub(1);
-    });
+  BackendDecision decision = choose_backend(config.backend);
+  if (decision.kind == BackendKind::kEpoll && config.backend == BackendChoice::kIoUring)
+    return refuse_forced_io_uring(decision);
+  if (decision.kind == BackendKind::kEpoll && config.backend == BackendChoice::kAuto) log_fallback(decision);
+
+  Process process(config, app, state, threads);
+  uint16_t port = config.port;
+  Started started = process.start(decision.kind, port);
+  if (started.io_uring_failed) {
+    // The probe passed but a reactor's own ring did not (its table or buffers are larger).
+    decision = io_uring_refused(started.step, started.error, started.missing);
+    if (config.backend == BackendChoice::kIoUring) return refuse_forced_io_uring(decision);
+    log_fallback(decision);
+    started = process.start(BackendKind::kEpoll, port);
   }
-  set_up.wait();
-  for (unsigned i = 0; i < threads; ++i) {
-    if (results[i].err == 0) continue;
-    int err = -results[i].err;
-    log_event(LogLevel::kError, "setup_failed", "\"reactor\":%u,\"step\":\"%s\",\"error\":\"%s\"", i,
-              results[i].what, strerror(err));
-    std::fprintf(stderr, "ringws: %s: %s: %s\n", results[i].what, strerror(err), io_uring_hint(err));
-    go.count_down();
-    for (auto& w : workers) w.join();
-    return kExitIoUring;
-  }
-  proceed.store(true);
-  go.count_down();
-  if (config.needs_peer_address() && !reactors[0]->features().fixed_fd_install)
+  if (started.exit_code >= 0) return started.exit_code;
+  state.backend = decision.kind;
+  state.backend_reason = decision.reason;
+
+  UringBackend* uring = process.first_uring();
+  if (config.needs_peer_address() && uring && !uring->features().fixed_fd_install)
     log_event(LogLevel::kWarn, "peer_address_unavailable",
               "\"detail\":\"this kernel lacks IORING_OP_FIXED_FD_INSTALL (6.8+): direct clients have no address, "
               "so --max-per-address applies only to X-Forwarded-For addresses (with --trust-proxy)\"");
-
-  rlimit nofile{};
-  getrlimit(RLIMIT_NOFILE, &nofile);
   log_event(LogLevel::kInfo, "listening",
-            "\"host\":\"%s\",\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"io_uring\",\"ring_flags\":\"%s\","
-            "\"connections_per_reactor\":%llu",
-            config.host.c_str(), port, threads, config.app.c_str(), reactors[0]->features().describe().c_str(),
-            static_cast<unsigned long long>(nofile.rlim_cur));
+            "\"host\":\"%s\",\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"%s\",\"backend_reason\":\"%s\","
+            "\"ring_flags\":\"%s\",\"connections_per_reactor\":%u,\"memory_limit\":%llu,\"memory_limit_source\":\"%s\","
+            "\"max_connections\":%u",
+            config.host.c_str(), port, threads, config.app.c_str(), backend_name(decision.kind),
+            decision.reason.c_str(), uring ? uring->features().describe().c_str() : "",
+            process.engines().empty() ? 0 : process.engines()[0]->capacity(),
+            static_cast<unsigned long long>(governor.limit()), governor.limit_source().c_str(), state.max_connections);
 
   int exit_code = kExitOk;
   bool draining = false;
@@ -147,12 +306,14 @@ int run_server(const Config& config) {
     draining = true;
     state.draining.store(true);
     drain_started_ns = monotonic_ns();
-    for (auto& r : reactors) r->request_stop();
+    process.wake_all();
   };
-  // The main thread waits for signals, prints EMF lines, and notices reactors that end.
+  // The main thread waits for signals, samples memory, prints EMF lines, and notices
+  // reactors that end.
   for (;;) {
-    timespec wait{0, 200 * 1000 * 1000};
+    timespec wait{0, 100 * 1000 * 1000};
     int sig = sigtimedwait(&stop_signals, nullptr, &wait);
+    governor.sample();
     if ((sig == SIGINT || sig == SIGTERM) && !draining) {
       log_event(LogLevel::kInfo, "draining", "\"signal\":\"%s\",\"drain_seconds\":%u",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", config.drain_seconds);
@@ -161,33 +322,31 @@ int run_server(const Config& config) {
     if (draining && !exiting) {
       // Exit once no reactor holds a WebSocket connection, or when the window and the close
       // deadline have passed; until then every reactor answers HTTP (503 on /healthz).
-      uint64_t open = 0;
-      for (auto& r : reactors) open += r->websocket_open();
       bool overdue = monotonic_ns() - drain_started_ns >
                      (uint64_t(config.drain_seconds) + config.close_timeout + 1) * 1000000000ull;
-      if (open == 0 || overdue) {
+      if (process.websocket_open() == 0 || overdue) {
         exiting = true;
         state.exit_now.store(true, std::memory_order_release);
-        for (auto& r : reactors) r->request_stop();
+        process.wake_all();
       }
     }
     if (uint64_t now = wall_ms(); config.emf_interval && now >= next_emf_ms) {
       log_line(render_emf(state, now, emf_previous).c_str());
       next_emf_ms = now + uint64_t(config.emf_interval) * 1000;
     }
-    if (running.load() == 0) break;
-    if (!draining && running.load() < threads) {
+    if (process.running() == 0) break;
+    if (!draining && process.running() < threads) {
       // A reactor returned without being asked to: drain the rest and report it.
       exit_code = kExitRuntime;
       start_drain();
     }
   }
-  for (auto& w : workers) w.join();
   uint64_t accepted = 0, closed = 0;
-  for (auto& r : reactors) {
-    accepted += r->stats().accepted.load();
-    closed += r->stats().closed.load();
+  for (const Engine* e : process.engines()) {
+    accepted += e->stats().accepted.load();
+    closed += e->stats().closed.load();
   }
+  process.stop_threads();
   log_event(LogLevel::kInfo, "stopped", "\"accepted\":%llu,\"closed\":%llu,\"exit_code\":%d",
             static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(closed), exit_code);
   return exit_code;

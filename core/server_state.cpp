@@ -2,7 +2,8 @@
 
 namespace ringws {
 
-ServerState::ServerState(const Config& c) : config(c), addresses(c.max_per_address) {
+ServerState::ServerState(const Config& c, MemoryGovernor& g)
+    : config(c), governor(g), max_connections(c.max_connections), addresses(c.max_per_address) {
   std::string_view list = c.allowed_origins;
   while (!list.empty()) {
     size_t comma = list.find(',');

@@ -23,11 +23,16 @@ constexpr uint16_t kProtocolError = 1002;
 constexpr uint16_t kInvalidPayload = 1007;
 constexpr uint16_t kMessageTooBig = 1009;
 constexpr uint16_t kInternalError = 1011;
+constexpr uint16_t kTryAgainLater = 1013;
 constexpr uint16_t kNoStatus = 1005;
 
 // Assembly buffers bigger than this are freed when their state goes back to the pool, so
 // idle pooled states stay small whatever messages they once carried.
 constexpr size_t kKeepAssemblyCapacity = 16 * 1024;
+
+// What one lent ReaderState costs, for the memory gate: the object plus wslay's frame
+// context, whose input buffer is 4 KiB.
+constexpr size_t kStateBytes = 4096 + 256;
 
 bool is_control(uint8_t opcode) { return (opcode & 0x8) != 0; }
 
@@ -59,17 +64,22 @@ class ReaderState {
   }
 
   /// Decodes `bytes` (see FramerPool::feed).
-  FeedResult feed(std::span<const uint8_t> bytes, const FramerLimits& limits, FrameSink& sink);
+  FeedResult feed(std::span<const uint8_t> bytes, const FramerLimits& limits, FrameSink& sink, uint64_t conn);
 
   /// True when wslay holds no bytes, no frame is half-read and no message is half-built:
   /// the state carries nothing of its connection and may serve another one.
   bool idle() const { return pending_ == 0 && !in_frame_ && !in_message_; }
 
-  /// Forgets the finished message (only when idle) and trims the assembly buffer.
-  void trim() {
+  /// Forgets the finished message (only when idle) and trims the assembly buffer; returns
+  /// the bytes given back.
+  size_t trim() {
     assembly_.clear();
-    if (assembly_.capacity() > kKeepAssemblyCapacity) std::vector<uint8_t>().swap(assembly_);
+    if (assembly_.capacity() <= kKeepAssemblyCapacity) return 0;
+    size_t freed = assembly_.capacity();
+    std::vector<uint8_t>().swap(assembly_);
+    return freed;
   }
+  size_t assembly_capacity() const { return assembly_.capacity(); }
 
  private:
   ReaderState() = default;
@@ -89,8 +99,11 @@ class ReaderState {
   FeedResult on_frame_start(const wslay_frame_iocb& f, const FramerLimits& limits);
   FeedResult on_control(std::span<const uint8_t> payload, FrameSink& sink);
   FeedResult deliver_message(std::span<const uint8_t> payload, FrameSink& sink);
+  /// Makes room for `need` assembled bytes, asking the gate first. False: refused.
+  bool grow_assembly(size_t need, const FramerLimits& limits);
 
   wslay_frame_context_ptr ctx_ = nullptr;
+  uint64_t conn_ = 0;  // the caller's connection, for the sink's hooks
   // The input of the current feed() call, drained by recv_callback.
   const uint8_t* in_ = nullptr;
   size_t in_left_ = 0;
@@ -115,7 +128,8 @@ class ReaderState {
 };
 
 FeedResult ReaderState::feed(std::span<const uint8_t> bytes, const FramerLimits& limits,
-                             FrameSink& sink) {
+                             FrameSink& sink, uint64_t conn) {
+  conn_ = conn;
   in_ = bytes.data();
   in_left_ = bytes.size();
   for (;;) {
@@ -209,12 +223,7 @@ FeedResult ReaderState::on_chunk(const wslay_frame_iocb& f, const FramerLimits& 
   }
   if (!chunk.empty()) {
     const size_t need = assembly_.size() + chunk.size();  // <= max_message, checked above
-    if (need > assembly_.capacity()) {
-      // Geometric growth, capped by the limit so a message never reserves more than it may hold.
-      size_t cap = assembly_.capacity() * 2;
-      if (cap > limits.max_message) cap = static_cast<size_t>(limits.max_message);
-      assembly_.reserve(cap > need ? cap : need);
-    }
+    if (need > assembly_.capacity() && !grow_assembly(need, limits)) return fail(kTryAgainLater);
     assembly_.insert(assembly_.end(), chunk.begin(), chunk.end());
   }
   if (!message_done) return {};
@@ -223,19 +232,35 @@ FeedResult ReaderState::on_chunk(const wslay_frame_iocb& f, const FramerLimits& 
   return result;
 }
 
+bool ReaderState::grow_assembly(size_t need, const FramerLimits& limits) {
+  // Geometric growth, capped by the limit so a message never reserves more than it may hold.
+  size_t cap = assembly_.capacity() * 2;
+  if (cap > limits.max_message) cap = static_cast<size_t>(limits.max_message);
+  if (cap < need) cap = need;
+  const size_t more = cap - assembly_.capacity();
+  if (limits.gate && !limits.gate->may_lend(more)) return false;
+  try {
+    assembly_.reserve(cap);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  if (limits.gate) limits.gate->lent(static_cast<int64_t>(more));
+  return true;
+}
+
 FeedResult ReaderState::deliver_message(std::span<const uint8_t> payload, FrameSink& sink) {
   in_message_ = false;
-  sink.on_message(message_opcode_, payload);
+  sink.on_message(conn_, message_opcode_, payload);
   return {};
 }
 
 FeedResult ReaderState::on_control(std::span<const uint8_t> payload, FrameSink& sink) {
   switch (static_cast<Opcode>(frame_opcode_)) {
     case Opcode::kPing:
-      sink.on_ping(payload);
+      sink.on_ping(conn_, payload);
       return {};
     case Opcode::kPong:
-      sink.on_pong(payload);
+      sink.on_pong(conn_, payload);
       return {};
     default:
       break;
@@ -243,7 +268,7 @@ FeedResult ReaderState::on_control(std::span<const uint8_t> payload, FrameSink& 
   // Close (RFC 6455 5.5.1): empty, or a 2-byte code followed by a UTF-8 reason. wslay's
   // event layer accepts a 1-byte payload and rejects 1012-1014; we do neither.
   if (payload.empty()) {
-    sink.on_close(kNoStatus, {});
+    sink.on_close(conn_, kNoStatus, {});
     return {FeedStatus::kClosed, 0};
   }
   if (payload.size() == 1) return fail(kProtocolError);
@@ -251,7 +276,7 @@ FeedResult ReaderState::on_control(std::span<const uint8_t> payload, FrameSink& 
   if (!is_valid_close_code(code)) return fail(kProtocolError);
   const auto reason = payload.subspan(2);
   if (!is_valid_utf8(reason)) return fail(kInvalidPayload);
-  sink.on_close(code, {reinterpret_cast<const char*>(reason.data()), reason.size()});
+  sink.on_close(conn_, code, {reinterpret_cast<const char*>(reason.data()), reason.size()});
   return {FeedStatus::kClosed, 0};
 }
 
@@ -270,9 +295,15 @@ ReaderState* FramerPool::acquire() {
   } else {
     s = ReaderState::create();
     if (!s) return nullptr;
+    if (limits_.gate) limits_.gate->lent(static_cast<int64_t>(kStateBytes));
   }
   ++lent_;
   return s;
+}
+
+void FramerPool::destroy(ReaderState* s) {
+  if (limits_.gate) limits_.gate->lent(-static_cast<int64_t>(kStateBytes + s->assembly_capacity()));
+  delete s;
 }
 
 void FramerPool::recycle(ReaderState*& state) {
@@ -282,23 +313,26 @@ void FramerPool::recycle(ReaderState*& state) {
   // A state that still holds bytes or a frame in progress (after a failure, a close, or a
   // release) has a wslay context in an unknown state: free it rather than reuse it.
   if (!s->idle() || free_.size() >= keep_free_) {
-    delete s;
+    destroy(s);
     return;
   }
-  s->trim();
+  if (size_t freed = s->trim(); freed && limits_.gate) limits_.gate->lent(-static_cast<int64_t>(freed));
   free_.push_back(s);
 }
 
 FeedResult FramerPool::feed(ReaderState*& state, std::span<const uint8_t> bytes,
-                            FrameSink& sink) {
+                            FrameSink& sink, uint64_t conn) {
   if (bytes.empty()) return {};
   if (!state) {
+    // A new state is memory the gate may refuse; a pooled one is already paid for.
+    if (free_.empty() && limits_.gate && !limits_.gate->may_lend(kStateBytes)) return fail(kTryAgainLater);
     state = acquire();
     // Out of memory: fail the connection rather than drop its bytes silently.
     if (!state) return fail(kInternalError);
   }
-  const FeedResult result = state->feed(bytes, limits_, sink);
-  if (result.status != FeedStatus::kOk || state->idle()) recycle(state);
+  const FeedResult result = state->feed(bytes, limits_, sink, conn);
+  // The sink may have released the state (a connection torn down from a callback).
+  if (state && (result.status != FeedStatus::kOk || state->idle())) recycle(state);
   return result;
 }
 

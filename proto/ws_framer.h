@@ -9,7 +9,8 @@
 //
 // Message assembly, UTF-8, close codes and limits are ours (wslay 1.1.1's event layer gets
 // several of them wrong). Failures carry the close code the server must send: 1002
-// protocol error, 1007 invalid UTF-8, 1009 message too big (and 1011 when out of memory).
+// protocol error, 1007 invalid UTF-8, 1009 message too big, 1013 when the owner's memory gate
+// refuses a buffer, and 1011 when out of memory.
 #pragma once
 
 #include <cstddef>
@@ -32,23 +33,39 @@ enum class Opcode : uint8_t {
 };
 
 /// Receives what one connection's bytes decode to. One sink serves a whole reactor
-/// (behaviour per context, STYLE.md habit 8); the caller knows which connection it fed.
-/// Payload spans are valid only during the call.
+/// (behaviour per context, STYLE.md habit 8); every hook carries the `conn` value the
+/// caller passed to FramerPool::feed, as uWebSockets passes its `user` pointer. Payload
+/// spans are valid only during the call.
 class FrameSink {
  public:
   /// A complete text (UTF-8 already validated) or binary message.
-  virtual void on_message(Opcode opcode, std::span<const uint8_t> payload) = 0;
-  virtual void on_ping(std::span<const uint8_t> payload) = 0;
-  virtual void on_pong(std::span<const uint8_t> payload) = 0;
+  virtual void on_message(uint64_t conn, Opcode opcode, std::span<const uint8_t> payload) = 0;
+  virtual void on_ping(uint64_t conn, std::span<const uint8_t> payload) = 0;
+  virtual void on_pong(uint64_t conn, std::span<const uint8_t> payload) = 0;
   /// A valid close frame: `code` is 1005 when the frame had no payload; `reason` is UTF-8.
-  virtual void on_close(uint16_t code, std::string_view reason) = 0;
+  virtual void on_close(uint64_t conn, uint16_t code, std::string_view reason) = 0;
 
  protected:
   ~FrameSink() = default;
 };
 
+/// Lets the framer's owner see and refuse the memory it lends: a ReaderState for a frame
+/// that spans reads, and message-assembly buffers. A memory governor refuses growth above
+/// its high-water mark; the connection then fails with 1013 (Try Again Later).
+class MemoryGate {
+ public:
+  /// `bytes` more are about to be lent; false refuses them.
+  virtual bool may_lend(size_t bytes) = 0;
+  /// `bytes` were lent (negative: given back).
+  virtual void lent(int64_t bytes) = 0;
+
+ protected:
+  ~MemoryGate() = default;
+};
+
 struct FramerLimits {
   uint64_t max_message = 1u << 20;  ///< bytes of one message, across all its fragments
+  MemoryGate* gate = nullptr;       ///< none: lend whatever the limits allow
 };
 
 enum class FeedStatus {
@@ -59,7 +76,8 @@ enum class FeedStatus {
 
 struct FeedResult {
   FeedStatus status = FeedStatus::kOk;
-  uint16_t close_code = 0;  ///< with kFail: 1002, 1007, 1009, or 1011 when out of memory
+  uint16_t close_code = 0;  ///< with kFail: 1002, 1007, 1009, 1013 when the gate refused
+                            ///< memory, or 1011 when out of memory
 };
 
 class ReaderState;  // a wslay frame context and the state of a message in progress
@@ -77,7 +95,7 @@ class FramerPool {
   /// control frame in order. On return `state` is null again unless a frame or a
   /// fragmented message is still incomplete. After kClosed or kFail, `state` is null and
   /// the connection must not be fed again.
-  FeedResult feed(ReaderState*& state, std::span<const uint8_t> bytes, FrameSink& sink);
+  FeedResult feed(ReaderState*& state, std::span<const uint8_t> bytes, FrameSink& sink, uint64_t conn = 0);
 
   /// Gives back the state of a connection that closes with something in progress.
   void release(ReaderState*& state);
@@ -88,6 +106,7 @@ class FramerPool {
 
  private:
   ReaderState* acquire();
+  void destroy(ReaderState* s);
   /// Takes `state` back (nulling it): pooled if clean and there is room, freed otherwise.
   void recycle(ReaderState*& state);
   FramerLimits limits_;

@@ -13,14 +13,14 @@ namespace {
 /// Counts what it is told and keeps the last payload byte, so the decode cannot be elided.
 class CountingSink final : public FrameSink {
  public:
-  void on_message(Opcode, std::span<const uint8_t> payload) override {
+  void on_message(uint64_t, Opcode, std::span<const uint8_t> payload) override {
     ++messages;
     bytes += payload.size();
     if (!payload.empty()) last = payload.back();
   }
-  void on_ping(std::span<const uint8_t>) override { ++controls; }
-  void on_pong(std::span<const uint8_t>) override { ++controls; }
-  void on_close(uint16_t, std::string_view) override { ++controls; }
+  void on_ping(uint64_t, std::span<const uint8_t>) override { ++controls; }
+  void on_pong(uint64_t, std::span<const uint8_t>) override { ++controls; }
+  void on_close(uint64_t, uint16_t, std::string_view) override { ++controls; }
   uint64_t messages = 0, bytes = 0, controls = 0;
   uint8_t last = 0;
 };

@@ -6,7 +6,7 @@
 
 #include "alloc/slab.h"
 #include "bench/micro/micro.h"
-#include "core/connection.h"
+#include "core/engine/connection.h"
 
 namespace ringws {
 namespace {

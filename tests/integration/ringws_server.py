@@ -1,6 +1,7 @@
 """Starts ringws as a child process for a test and stops it, checking how it ended.
 
-The binary comes from $RINGWS_BIN (default: build/ringws at the repository root). Its stdout
+The binary comes from $RINGWS_BIN (default: build/ringws at the repository root), and runs on
+the backend $RINGWS_BACKEND names (io_uring or epoll; unset: the server's default). Its stdout
 and stderr go to files, not pipes: a chatty server must never block on a full pipe.
 """
 
@@ -35,6 +36,9 @@ class Server:
                                            "--threads", str(threads)]
         # The default drain window (25 s, for an ALB) would outlast STOP_TIMEOUT.
         options.setdefault("drain_seconds", 2)
+        # RINGWS_BACKEND=epoll runs a whole suite on one backend (CI runs it on both).
+        if os.environ.get("RINGWS_BACKEND"):
+            options.setdefault("backend", os.environ["RINGWS_BACKEND"])
         for name, value in options.items():
             flag = "--" + name.replace("_", "-")
             if value is True:

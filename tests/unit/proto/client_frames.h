@@ -95,16 +95,16 @@ struct Event {
 
 class RecordingSink final : public FrameSink {
  public:
-  void on_message(Opcode opcode, std::span<const uint8_t> p) override {
+  void on_message(uint64_t, Opcode opcode, std::span<const uint8_t> p) override {
     events.push_back({Event::kMessage, opcode, Bytes(p.begin(), p.end()), 0});
   }
-  void on_ping(std::span<const uint8_t> p) override {
+  void on_ping(uint64_t, std::span<const uint8_t> p) override {
     events.push_back({Event::kPing, Opcode::kPing, Bytes(p.begin(), p.end()), 0});
   }
-  void on_pong(std::span<const uint8_t> p) override {
+  void on_pong(uint64_t, std::span<const uint8_t> p) override {
     events.push_back({Event::kPong, Opcode::kPong, Bytes(p.begin(), p.end()), 0});
   }
-  void on_close(uint16_t code, std::string_view reason) override {
+  void on_close(uint64_t, uint16_t code, std::string_view reason) override {
     events.push_back({Event::kClose, Opcode::kClose, bytes_of(reason), code});
   }
   std::vector<Event> events;

@@ -312,10 +312,10 @@ TEST(WsFramer, CloseReasonSplitAcrossReads) {
 
 class NullSink final : public FrameSink {
  public:
-  void on_message(Opcode, std::span<const uint8_t>) override { ++count; }
-  void on_ping(std::span<const uint8_t>) override { ++count; }
-  void on_pong(std::span<const uint8_t>) override { ++count; }
-  void on_close(uint16_t, std::string_view) override { ++count; }
+  void on_message(uint64_t, Opcode, std::span<const uint8_t>) override { ++count; }
+  void on_ping(uint64_t, std::span<const uint8_t>) override { ++count; }
+  void on_pong(uint64_t, std::span<const uint8_t>) override { ++count; }
+  void on_close(uint64_t, uint16_t, std::string_view) override { ++count; }
   int count = 0;
 };
 

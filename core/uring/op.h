@@ -17,14 +17,13 @@ enum class Op : uint8_t {
   kAccept = 1,   ///< multishot accept on the reactor's listener
   kPoll,         ///< multishot POLLIN on an idle connection
   kRecv,         ///< a receive with buffer select
-  kSend,         ///< the one send in flight on a connection
+  kSend,         ///< the one send (a sendmsg of every queued frame) in flight on a connection
   kClose,        ///< close of a direct descriptor
   kPeerAddress,  ///< FIXED_FD_INSTALL of a new connection, to read its peer address
   kShutdown,     ///< the half-close of a lingering close
   kUntracked,    ///< cancel, shutdown, close of a refused accept: the completion means nothing
-  kTick,         ///< the reactor's one timeout, the timer wheel's clock
-  kDrainTick,    ///< during a drain: the next batch of 1001 closes
-  kWake,         ///< read on the reactor's eventfd (stop requests)
+  kTick,         ///< an absolute timeout at the engine's next wakeup (wheel tick, drain batch)
+  kWake,         ///< read on the reactor's eventfd (the main thread's stop requests)
   kCrossFrame,   ///< a broadcast frame posted by another reactor (MSG_RING)
   kCrossSent,    ///< completion of our MSG_RING on the sender's side
 };

@@ -2,12 +2,17 @@
 // reactors' counters. Reads are relaxed: a scrape is a snapshot to within a few events.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
 
 #include "core/close_reason.h"
-#include "core/reactor.h"
+#include "core/engine/app.h"
+#include "core/engine/engine.h"
+#include "core/http/metrics.h"
+#include "core/memory_governor.h"
+#include "core/memory_metrics.h"
 #include "core/server_state.h"
 
 namespace ringws {
@@ -16,7 +21,7 @@ namespace {
 
 struct Totals {
   uint64_t accepted = 0, upgraded = 0, closed = 0, starvations = 0, accept_errors = 0;
-  uint64_t messages_in = 0, messages_out = 0, bytes_in = 0, bytes_out = 0, fanout = 0;
+  uint64_t messages_in = 0, messages_out = 0, bytes_in = 0, bytes_out = 0, fanout = 0, sends = 0;
   uint64_t slots = 0, capacity = 0, websocket_open = 0;
   uint64_t closed_by[static_cast<size_t>(CloseReason::kCount)] = {};
   uint64_t refused_by[static_cast<size_t>(RefuseReason::kCount)] = {};
@@ -27,8 +32,8 @@ struct Totals {
 Totals sum(const ServerState& state) {
   Totals t;
   auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  for (const Reactor* r : state.reactors) {
-    const ReactorStats& s = r->stats();
+  for (const Engine* r : state.engines) {
+    const EngineStats& s = r->stats();
     t.accepted += get(s.accepted);
     t.upgraded += get(s.upgraded);
     t.closed += get(s.closed);
@@ -39,6 +44,7 @@ Totals sum(const ServerState& state) {
     t.bytes_in += get(s.bytes_in);
     t.bytes_out += get(s.bytes_out);
     t.fanout += get(s.fanout_deliveries);
+    t.sends += get(s.sends);
     t.slots += get(s.slots_in_use);
     t.websocket_open += get(s.websocket_open);
     t.capacity += r->capacity();
@@ -94,7 +100,8 @@ std::string render_prometheus(const ServerState& state) {
          t.messages_out);
   metric(out, "ringws_bytes_received_total", "counter", "Bytes received.", t.bytes_in);
   metric(out, "ringws_bytes_sent_total", "counter", "Bytes sent.", t.bytes_out);
-  metric(out, "ringws_rooms", "gauge", "Chat rooms with at least one member.", state.rooms.load(std::memory_order_relaxed));
+  metric(out, "ringws_send_operations_total", "counter",
+         "Send operations (one carries every frame a connection had queued, up to a cap).", t.sends);
   metric(out, "ringws_fanout_deliveries_total", "counter", "Copies of shared frames queued by fan-out.", t.fanout);
   metric(out, "ringws_slow_consumers_total", "counter", "Connections closed for exceeding --max-backlog.",
          t.closed_by[static_cast<size_t>(CloseReason::kSlowConsumer)]);
@@ -107,6 +114,16 @@ std::string render_prometheus(const ServerState& state) {
   metric(out, "ringws_process_resident_memory_bytes", "gauge", "Resident set size of the process.", process_rss_bytes());
   metric(out, "ringws_draining", "gauge", "1 after SIGTERM/SIGINT while connections drain.",
          state.draining.load(std::memory_order_relaxed) ? 1 : 0);
+  std::snprintf(line, sizeof line,
+                "# HELP ringws_backend_info The backend the reactors run on, and why.\n"
+                "# TYPE ringws_backend_info gauge\n"
+                "ringws_backend_info{backend=\"%s\",reason=\"%s\"} 1\n",
+                backend_name(state.backend), state.backend_reason.c_str());
+  out += line;
+  append_memory_metrics(state.governor, out);
+  metric(out, "ringws_connections_in_progress", "gauge", "Accepted connections of every phase (HTTP and WebSocket).",
+         static_cast<uint64_t>(std::max<int64_t>(0, state.connections.load(std::memory_order_relaxed))));
+  if (state.app) state.app->render_metrics(out);
   out += "# HELP ringws_delivery_latency_seconds From a message's arrival to the completion of its last send.\n"
          "# TYPE ringws_delivery_latency_seconds histogram\n";
   uint64_t cumulative = 0;

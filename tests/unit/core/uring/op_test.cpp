@@ -1,4 +1,4 @@
-#include "core/op.h"
+#include "core/uring/op.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,76 @@
+// The state of one connection: a slot in its reactor's slab. Everything an idle connection
+// costs in user space is this struct plus the slab's per-slot bookkeeping; a static_assert
+// holds it to the budget (DESIGN.md: <= 128 bytes, aim for 64).
+//
+// The engine owns every field but two: `backend_flags` and `ops_in_flight` belong to the
+// backend (io_uring or epoll), which keeps its own per-connection bits there.
+#pragma once
+
+#include <cstdint>
+
+#include "core/timer_wheel.h"
+
+namespace ringws {
+
+class ReaderState;
+
+/// A connection as apps and logs name it: slot index plus the slot's generation, so an id
+/// kept after the connection closed never reaches the slot's next occupant.
+struct ConnId {
+  uint32_t index = 0xffffffffu;
+  uint16_t generation = 0;
+  uint64_t value() const { return (uint64_t(generation) << 32) | index; }
+  friend bool operator==(ConnId, ConnId) = default;
+};
+
+enum class ConnState : uint8_t {
+  kHandshake,  ///< waiting for the HTTP request
+  kOpen,       ///< WebSocket open
+  kClosing,    ///< our close frame or final HTTP response is queued or sent
+  kTeardown,   ///< the backend is closing it; the slot is freed once nothing names it
+};
+
+/// The engine's per-connection bits.
+enum ConnFlag : uint8_t {
+  kPingSent = 1 << 0,        ///< a keep-alive ping is unanswered
+  kCloseAfterSend = 1 << 1,  ///< finish the close once the output queue is empty
+  kCloseReceived = 1 << 2,   ///< the peer's close frame arrived
+  kLimited = 1 << 3,         ///< accepted over a limit (memory, descriptors): no buffer is
+                             ///< lent and no upgrade admitted; only a plain GET that arrives
+                             ///< whole in one read is answered
+  kSendPending = 1 << 4,     ///< the backend has a send in progress (one at a time)
+  kFlushQueued = 1 << 5,     ///< on the engine's list of connections to flush this iteration
+  kHalfClosed = 1 << 6,      ///< our side is shut down for writing (a lingering close)
+  kUpgraded = 1 << 7,        ///< counted as an open WebSocket connection
+};
+
+/// Bytes of the request head received so far, lent only while a request is incomplete
+/// after a read (most requests arrive whole and are parsed where they landed). It grows
+/// by doubling up to --max-header-bytes.
+struct HandshakeBuffer {
+  uint32_t length;
+  uint32_t capacity;
+  char peer[48];  ///< the TCP peer's address as text, when it was looked up; else empty
+  char bytes[];
+};
+
+struct Connection {
+  TimerLink timer;            ///< on the reactor's wheel: handshake, ping, idle or close deadline
+  uint32_t last_rx = 0;       ///< tick (rounded up) of the last bytes received
+  HandshakeBuffer* handshake = nullptr;  ///< kHandshake only, while a request is incomplete
+  ReaderState* reader = nullptr;         ///< kOpen/kClosing, while a frame or message is incomplete
+  uint32_t output = 0;        ///< index + 1 of the lent OutputQueue; 0 while nothing is queued
+  uint32_t client_key = 0;    ///< AddressLimits handle while counted; 0: not counted
+  uint32_t app_word = 0;      ///< the application's, read through ConnId (chat: its memberships)
+  int32_t fd = -1;            ///< io_uring: direct descriptor index; epoll: the socket
+  ConnState state = ConnState::kHandshake;
+  uint8_t flags = 0;          ///< ConnFlag
+  uint8_t close_reason = 0;   ///< a CloseReason
+  uint8_t backend_flags = 0;  ///< the backend's own bits
+  uint8_t ops_in_flight = 0;  ///< the backend's: operations that still name the slot
+};
+
+// The slab adds 8 bytes of bookkeeping per slot (free link, generation, live flag).
+static_assert(sizeof(Connection) <= 56, "Connection slot grew: it is the per-connection budget");
+
+}  // namespace ringws

@@ -1,0 +1,25 @@
+// The plain HTTP endpoints every reactor serves beside the WebSocket upgrade: GET /healthz
+// for the load balancer, GET /metrics for Prometheus, the demo page at /. A pure routing
+// function: the engine sends what it returns and closes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ringws {
+
+struct ServerState;
+
+struct PlainResponse {
+  int status = 404;
+  std::string body;  ///< empty: the reason phrase
+  std::string_view content_type = "text/plain; charset=utf-8";
+};
+
+/// The answer to a GET of `target` (path and query) that is not a WebSocket upgrade.
+/// /healthz answers 503 only while draining: an ALB health check that fails makes ECS
+/// replace the task, which would cut every connection it holds, so being full (memory or
+/// descriptors) is never reported as unhealthy.
+PlainResponse route_plain_get(std::string_view target, const ServerState& state);
+
+}  // namespace ringws
