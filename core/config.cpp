@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace ringws {
@@ -39,6 +40,12 @@ constexpr const char* kUsage =
     "  --emf-dimensions LIST    EMF dimensions, Name=Value,... (default Service=ringws)\n"
     "  --help                   this text\n";
 
+// Connection::queued_bytes is 32-bit. A queue holds at most max(--max-backlog, one message
+// frame) plus control frames, which are exempt from the cap; one message frame is at most
+// --max-message (2 GiB) plus a 10-byte header. Capping the backlog at 1 GiB keeps the sum far
+// below 4 GiB, so the counter cannot wrap and let a slow consumer queue without bound.
+constexpr uint64_t kMaxBacklog = 1ull << 30;
+
 template <typename T>
 bool parse_number(std::string_view text, T& out, T min, T max) {
   T v{};
@@ -46,6 +53,12 @@ bool parse_number(std::string_view text, T& out, T min, T max) {
   if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) return false;
   out = v;
   return true;
+}
+
+/// "has an invalid value: expected an integer from MIN to MAX", for the error message.
+template <typename T>
+std::string range_text(T min, T max) {
+  return "has an invalid value: expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
 }
 
 }  // namespace
@@ -75,34 +88,40 @@ int parse_config(int argc, char** argv, Config& c, bool& exit_now) {
     if (i + 1 >= argc) return fail(argv[i], "needs a value (or is unknown)");
     std::string_view value = argv[++i];
     bool ok = true;
+    std::string range;  // the accepted range, named in the error when a number is refused
+    auto number = [&]<typename T>(T& field, T min, T max) {
+      range = range_text(min, max);
+      return parse_number<T>(value, field, min, max);
+    };
     if (flag == "--host") c.host = value;
-    else if (flag == "--port") ok = parse_number<uint16_t>(value, c.port, 0, 65535);
-    else if (flag == "--threads") ok = parse_number<unsigned>(value, c.threads, 1, 64);
+    else if (flag == "--port") ok = number(c.port, uint16_t{0}, uint16_t{65535});
+    else if (flag == "--threads") ok = number(c.threads, unsigned{1}, unsigned{64});
     else if (flag == "--app") {
       c.app = value;
       ok = c.app == "chat" || c.app == "echo" || c.app == "shootout";
-    } else if (flag == "--max-message") ok = parse_number<uint64_t>(value, c.max_message, 1, 1ull << 31);
-    else if (flag == "--max-header-bytes") ok = parse_number<uint32_t>(value, c.max_header_bytes, 256, 1u << 20);
-    else if (flag == "--handshake-timeout") ok = parse_number<uint32_t>(value, c.handshake_timeout, 1, 3600);
-    else if (flag == "--ping-interval") ok = parse_number<uint32_t>(value, c.ping_interval, 1, 86400);
-    else if (flag == "--idle-timeout") ok = parse_number<uint32_t>(value, c.idle_timeout, 1, 86400);
-    else if (flag == "--close-timeout") ok = parse_number<uint32_t>(value, c.close_timeout, 1, 3600);
-    else if (flag == "--max-backlog") ok = parse_number<uint64_t>(value, c.max_backlog, 1024, 1ull << 32);
-    else if (flag == "--drain-seconds") ok = parse_number<uint32_t>(value, c.drain_seconds, 0, 3600);
-    else if (flag == "--buffer-size") ok = parse_number<uint32_t>(value, c.buffer_size, 512, 1u << 20);
+    } else if (flag == "--max-message") ok = number(c.max_message, uint64_t{1}, uint64_t{1ull << 31});
+    else if (flag == "--max-header-bytes") ok = number(c.max_header_bytes, uint32_t{256}, uint32_t{1u << 20});
+    else if (flag == "--handshake-timeout") ok = number(c.handshake_timeout, uint32_t{1}, uint32_t{3600});
+    else if (flag == "--ping-interval") ok = number(c.ping_interval, uint32_t{1}, uint32_t{86400});
+    else if (flag == "--idle-timeout") ok = number(c.idle_timeout, uint32_t{1}, uint32_t{86400});
+    else if (flag == "--close-timeout") ok = number(c.close_timeout, uint32_t{1}, uint32_t{3600});
+    else if (flag == "--max-backlog") ok = number(c.max_backlog, uint64_t{1024}, kMaxBacklog);
+    else if (flag == "--drain-seconds") ok = number(c.drain_seconds, uint32_t{0}, uint32_t{3600});
+    else if (flag == "--buffer-size") ok = number(c.buffer_size, uint32_t{512}, uint32_t{1u << 20});
     else if (flag == "--buffer-count") {
-      ok = parse_number<uint32_t>(value, c.buffer_count, 16, 32768) && (c.buffer_count & (c.buffer_count - 1)) == 0;
-    } else if (flag == "--max-connections") ok = parse_number<uint32_t>(value, c.max_connections, 1, 1u << 30);
-    else if (flag == "--max-per-address") ok = parse_number<uint32_t>(value, c.max_per_address, 1, 1u << 30);
+      ok = number(c.buffer_count, uint32_t{16}, uint32_t{32768}) && (c.buffer_count & (c.buffer_count - 1)) == 0;
+      range = "has an invalid value: expected a power of two from 16 to 32768";
+    } else if (flag == "--max-connections") ok = number(c.max_connections, uint32_t{1}, uint32_t{1u << 30});
+    else if (flag == "--max-per-address") ok = number(c.max_per_address, uint32_t{1}, uint32_t{1u << 30});
     else if (flag == "--allowed-origins") c.allowed_origins = value;
-    else if (flag == "--max-rooms-per-connection") ok = parse_number<uint32_t>(value, c.max_rooms_per_connection, 1, 4096);
-    else if (flag == "--max-room-name") ok = parse_number<uint32_t>(value, c.max_room_name, 1, 1024);
-    else if (flag == "--max-publish-bytes") ok = parse_number<uint32_t>(value, c.max_publish_bytes, 1, 1u << 30);
-    else if (flag == "--emf-interval") ok = parse_number<uint32_t>(value, c.emf_interval, 1, 86400);
+    else if (flag == "--max-rooms-per-connection") ok = number(c.max_rooms_per_connection, uint32_t{1}, uint32_t{4096});
+    else if (flag == "--max-room-name") ok = number(c.max_room_name, uint32_t{1}, uint32_t{1024});
+    else if (flag == "--max-publish-bytes") ok = number(c.max_publish_bytes, uint32_t{1}, uint32_t{1u << 30});
+    else if (flag == "--emf-interval") ok = number(c.emf_interval, uint32_t{1}, uint32_t{86400});
     else if (flag == "--emf-namespace") ok = !(c.emf_namespace = value).empty();
     else if (flag == "--emf-dimensions") c.emf_dimensions = value;
     else return fail(argv[i - 1], "is not an option");
-    if (!ok) return fail(argv[i - 1], "has an invalid value");
+    if (!ok) return fail(argv[i - 1], range.empty() ? "has an invalid value" : range.c_str());
   }
   if (c.idle_timeout <= c.ping_interval)
     return fail("--idle-timeout", "must be longer than --ping-interval");

@@ -19,7 +19,8 @@ struct Config {
   uint32_t ping_interval = 25;          ///< seconds of client silence before a ping
   uint32_t idle_timeout = 85;           ///< seconds of client silence before closing
   uint32_t close_timeout = 5;           ///< seconds to wait for the peer's close frame
-  uint64_t max_backlog = 1u << 20;      ///< queued outgoing bytes per connection (over: 1008)
+  uint64_t max_backlog = 1u << 20;      ///< queued outgoing bytes per connection (over: 1008);
+                                        ///< at most 1 GiB, so the 32-bit queue counter cannot wrap
   uint32_t drain_seconds = 25;          ///< on SIGTERM: window over which connections get 1001
 
   uint32_t buffer_size = 4096;   ///< bytes per provided receive buffer
