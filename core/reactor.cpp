@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/demo_page.h"
+#include "core/json_text.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/op.h"
@@ -625,10 +626,13 @@ void Reactor::handle_handshake(Connection& c, uint32_t index, std::span<const ui
   c.upgraded = 1;
   stats_.upgraded.fetch_add(1, std::memory_order_relaxed);
   stats_.websocket_open.fetch_add(1, std::memory_order_relaxed);
-  if (config_.log_connections)
-    log_event(LogLevel::kInfo, "websocket_open", "\"conn\":\"%u.%u.%u\",\"address\":\"%.*s\",\"path\":\"%.*s\"", id_,
-              index, slab_.generation(index), static_cast<int>(address.size()), address.data(),
-              static_cast<int>(std::min<size_t>(request.target.size(), 200)), request.target.data());
+  if (config_.log_connections) {
+    // Both come from the client: escaped, so they cannot end their strings and add members.
+    JsonEscaped<128> address_json(address);
+    JsonEscaped<512> path_json(request.target);
+    log_event(LogLevel::kInfo, "websocket_open", "\"conn\":\"%u.%u.%u\",\"address\":%s,\"path\":%s", id_, index,
+              slab_.generation(index), address_json.c_str(), path_json.c_str());
+  }
   enqueue(c, index, response, true);
   schedule_next_deadline(c, index);
   app_->on_open(*this, id_of(index), request.target);
@@ -668,8 +672,9 @@ bool Reactor::admit_upgrade(Connection& c, uint32_t index, const HttpRequest& re
 
 void Reactor::refuse(Connection& c, uint32_t index, int status, RefuseReason why, std::string_view address) {
   stats_.refused_by[static_cast<size_t>(why)].fetch_add(1, std::memory_order_relaxed);
-  log_event(LogLevel::kInfo, "handshake_refused", "\"status\":%d,\"reason\":\"%s\",\"address\":\"%.*s\"", status,
-            refuse_reason_name(why), static_cast<int>(address.size()), address.data());
+  JsonEscaped<128> address_json(address);  // possibly an X-Forwarded-For entry: client text
+  log_event(LogLevel::kInfo, "handshake_refused", "\"status\":%d,\"reason\":\"%s\",\"address\":%s", status,
+            refuse_reason_name(why), address_json.c_str());
   respond_and_close(c, index, status);
 }
 

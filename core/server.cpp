@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/json_text.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/reactor.h"
@@ -64,8 +65,10 @@ int run_server(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // --host is any text until it fails to parse as an address: escaped wherever it is logged.
+  JsonEscaped<128> host_json(config.host);
   if (int err = check_port_free(config.host, config.port); err < 0) {
-    log_event(LogLevel::kError, "listen_failed", "\"host\":\"%s\",\"port\":%u,\"error\":\"%s\"", config.host.c_str(),
+    log_event(LogLevel::kError, "listen_failed", "\"host\":%s,\"port\":%u,\"error\":\"%s\"", host_json.c_str(),
               config.port, strerror(-err));
     std::fprintf(stderr, "ringws: cannot listen on %s:%u: %s\n", config.host.c_str(), config.port, strerror(-err));
     return kExitListen;
@@ -80,8 +83,8 @@ int run_server(const Config& config) {
     reactors.push_back(std::make_unique<Reactor>(state, i, make_app(config.app, state)));
     // The first listener resolves port 0; the others join it with SO_REUSEPORT.
     if (int err = reactors.back()->open_listener(port); err < 0) {
-      log_event(LogLevel::kError, "listen_failed", "\"host\":\"%s\",\"port\":%u,\"error\":\"%s\"",
-                config.host.c_str(), port, strerror(-err));
+      log_event(LogLevel::kError, "listen_failed", "\"host\":%s,\"port\":%u,\"error\":\"%s\"", host_json.c_str(),
+                port, strerror(-err));
       std::fprintf(stderr, "ringws: cannot listen on %s:%u: %s\n", config.host.c_str(), port, strerror(-err));
       return kExitListen;
     }
@@ -132,9 +135,9 @@ int run_server(const Config& config) {
   rlimit nofile{};
   getrlimit(RLIMIT_NOFILE, &nofile);
   log_event(LogLevel::kInfo, "listening",
-            "\"host\":\"%s\",\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"io_uring\",\"ring_flags\":\"%s\","
+            "\"host\":%s,\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"io_uring\",\"ring_flags\":\"%s\","
             "\"connections_per_reactor\":%llu",
-            config.host.c_str(), port, threads, config.app.c_str(), reactors[0]->features().describe().c_str(),
+            host_json.c_str(), port, threads, config.app.c_str(), reactors[0]->features().describe().c_str(),
             static_cast<unsigned long long>(nofile.rlim_cur));
 
   int exit_code = kExitOk;
