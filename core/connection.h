@@ -63,7 +63,7 @@ struct Connection {
   uint32_t send_tail = 0xffffffffu;
   uint32_t send_offset = 0;   ///< bytes of the head frame already sent
   uint32_t queued_bytes = 0;  ///< bytes queued and not yet sent, capped by --max-backlog
-  uint32_t client_key = 0;    ///< counted in AddressLimits under this key; 0: not counted
+  uint32_t client_key = 0;    ///< AddressLimits handle of the client's entry; 0: not counted
   uint32_t app_word = 0;      ///< free for the application (chat: its first room membership)
   int32_t fd = -1;            ///< the direct descriptor (an index into the ring's file table)
   ConnState state = ConnState::kHandshake;

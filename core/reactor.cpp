@@ -658,14 +658,14 @@ bool Reactor::admit_upgrade(Connection& c, uint32_t index, const HttpRequest& re
     return false;
   }
   if (!config_.max_connections) state_.websocket_open.fetch_add(1, std::memory_order_relaxed);
-  if (config_.max_per_address && !address.empty()) {
-    uint32_t key = AddressLimits::key_of(address);
-    if (!state_.addresses.try_add(key)) {
+  if (config_.max_per_address) {
+    uint32_t handle = 0;  // stays 0 for an unknown (empty) address, which is not counted
+    if (!state_.addresses.try_acquire(address, handle)) {
       state_.websocket_open.fetch_sub(1, std::memory_order_relaxed);
       refuse(c, index, 429, RefuseReason::kPerAddress, address);
       return false;
     }
-    c.client_key = key;
+    c.client_key = handle;
   }
   return true;
 }
@@ -860,7 +860,7 @@ void Reactor::teardown(Connection& c, uint32_t index) {
   if (c.upgraded) {
     stats_.websocket_open.fetch_sub(1, std::memory_order_relaxed);
     state_.websocket_open.fetch_sub(1, std::memory_order_relaxed);
-    if (c.client_key) state_.addresses.remove(c.client_key);
+    state_.addresses.release(c.client_key);
     if (config_.log_connections)
       log_event(LogLevel::kInfo, "websocket_close", "\"conn\":\"%u.%u.%u\",\"reason\":\"%s\"", id_, index,
                 slab_.generation(index), close_reason_name(static_cast<CloseReason>(c.close_reason)));
