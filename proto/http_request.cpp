@@ -343,9 +343,15 @@ bool header_list_contains(std::string_view list, std::string_view token) {
 
 RequestVerdict classify_request(const HttpRequest& request) {
   if (request.method != "GET") return {RequestKind::kReject, 405};
-  // A server may ignore an Upgrade it does not speak (RFC 9110 section 7.8), so only a
-  // request that asks for websocket is held to the handshake rules.
-  if (!header_list_contains(request.upgrade, "websocket")) return {RequestKind::kPlainGet};
+  if (!header_list_contains(request.upgrade, "websocket")) {
+    // A client that sends Sec-WebSocket-Key or -Version is attempting a WebSocket handshake:
+    // without "websocket" in Upgrade (missing, or h2c) that handshake failed, and a page in
+    // answer would read as success to some clients. Without them, the Upgrade is one this
+    // server does not speak, which it may ignore (RFC 9110 section 7.8): a plain GET.
+    if (!request.sec_websocket_key.empty() || !request.sec_websocket_version.empty())
+      return {RequestKind::kReject, 400};
+    return {RequestKind::kPlainGet};
+  }
   // RFC 6455 section 4.1: the handshake is HTTP/1.1 or later.
   if (request.minor_version < 1) return {RequestKind::kReject, 400};
   if (request.host.empty()) return {RequestKind::kReject, 400};

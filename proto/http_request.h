@@ -81,9 +81,11 @@ struct RequestVerdict {
 /// `upgrade`, a Host, a Sec-WebSocket-Key that is base64 of 16 bytes and
 /// Sec-WebSocket-Version 13 is an upgrade (any path); a wrong version is 426; a missing or
 /// malformed piece is 400; any method but GET is 405; a GET without Upgrade is plain.
-/// Details: an Upgrade list without "websocket" (h2c, say) is ignored, so the GET is plain
-/// (RFC 9110 section 7.8); a websocket upgrade over HTTP/1.0 is 400 (RFC 6455 section 4.1);
-/// a missing Sec-WebSocket-Version is 400, any version but 13 is 426, judged before the key.
+/// Details: an Upgrade list without "websocket" (missing, or h2c, say) makes a GET that
+/// carries a non-empty Sec-WebSocket-Key or Sec-WebSocket-Version a failed handshake, 400;
+/// without those headers such an Upgrade is ignored and the GET is plain (RFC 9110 section
+/// 7.8). A websocket upgrade over HTTP/1.0 is 400 (RFC 6455 section 4.1); a missing
+/// Sec-WebSocket-Version is 400, any version but 13 is 426, judged before the key.
 RequestVerdict classify_request(const HttpRequest& request);
 
 /// True if the comma-separated `list` holds `token`, compared case-insensitively; spaces

@@ -558,14 +558,35 @@ TEST(ClassifyRequest, OtherMethodsAre405) {
 }
 
 TEST(ClassifyRequest, GetWithoutWebSocketUpgradeIsPlain) {
-  Upgrade u;
-  u.upgrade = "";
-  EXPECT_EQ(kind_of(u), RequestKind::kPlainGet);
-  u.upgrade = "Upgrade: h2c\r\n";
-  EXPECT_EQ(kind_of(u), RequestKind::kPlainGet);
+  // An Upgrade this server does not speak, and no WebSocket handshake headers: ignored.
+  Upgrade h2c;
+  h2c.upgrade = "Upgrade: h2c\r\n";
+  h2c.key = h2c.ws_version = "";
+  EXPECT_EQ(kind_of(h2c), RequestKind::kPlainGet);
+  Upgrade none = h2c;
+  none.upgrade = "";
+  EXPECT_EQ(kind_of(none), RequestKind::kPlainGet);
   Upgrade bare;
   bare.host = bare.connection = bare.upgrade = bare.key = bare.ws_version = "";
   EXPECT_EQ(kind_of(bare), RequestKind::kPlainGet);
+}
+
+TEST(ClassifyRequest, WebSocketHeadersWithoutTheWebSocketTokenAre400) {
+  for (const char* upgrade : {"", "Upgrade: h2c\r\n", "Upgrade: h2c, websockets\r\n", "Upgrade:\r\n"}) {
+    SCOPED_TRACE(upgrade);
+    Upgrade both;
+    both.upgrade = upgrade;
+    EXPECT_EQ(status_of(both), 400);
+    Upgrade key_only = both;
+    key_only.ws_version = "";
+    EXPECT_EQ(status_of(key_only), 400);
+    Upgrade version_only = both;
+    version_only.key = "";
+    EXPECT_EQ(status_of(version_only), 400);
+    Upgrade no_connection = both;  // with or without Connection: Upgrade
+    no_connection.connection = "";
+    EXPECT_EQ(status_of(no_connection), 400);
+  }
 }
 
 TEST(ClassifyRequest, MissingOrMalformedPiecesAre400) {
