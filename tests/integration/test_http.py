@@ -62,6 +62,19 @@ def test_unknown_upgrade_without_websocket_headers_is_a_plain_get(echo_server):
     assert headers.get("content-type", "").startswith("text/html"), headers
 
 
+def test_absolute_form_target_upgrades_and_serves(echo_server):
+    host = f"{echo_server.host}:{echo_server.port}"
+    status, _, body = http_exchange(echo_server.host, echo_server.port,
+                                    f"GET HTTP://{host}/healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    assert status == 200 and body == b"ok\n"
+    with RawWS.connect(echo_server.host, echo_server.port, path=f"http://{host}/ws?room=a") as ws:
+        ws.send_text("absolute")
+        assert ws.recv_message() == (OP_TEXT, b"absolute")
+    status, _, _ = http_exchange(echo_server.host, echo_server.port,
+                                 f"GET http://user@{host}/ HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    assert status == 400
+
+
 @pytest.mark.parametrize("key", ["abc", "not base64 at all!!", base64.b64encode(os.urandom(15)).decode(),
                                  base64.b64encode(os.urandom(17)).decode()])
 def test_bad_key_is_400(echo_server, key):
