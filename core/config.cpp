@@ -61,41 +61,60 @@ bool parse_number(std::string_view text, T& out, T min, T max) {
   return true;
 }
 
-/// Applies one core flag; kUnknown for flags that are not the core's.
-OptionGroup::Result set_core(Config& c, std::string_view flag, std::string_view value) {
+/// "has an invalid value: expected an integer from MIN to MAX", for the error message.
+template <typename T>
+std::string range_text(T min, T max) {
+  return "has an invalid value: expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
+}
+
+// The queue counter of a connection is 64-bit, but a backlog this large is a mistake.
+constexpr uint64_t kMaxBacklog = 1ull << 30;
+
+/// Applies one core flag; kUnknown for flags that are not the core's. On kBad, `why` may
+/// name what was expected.
+OptionGroup::Result set_core(Config& c, std::string_view flag, std::string_view value, std::string& why) {
   bool ok = true;
+  auto number = [&]<typename T>(T& field, T min, T max) {
+    why = range_text(min, max);
+    return parse_number<T>(value, field, min, max);
+  };
   if (flag == "--host") c.host = value;
-  else if (flag == "--port") ok = parse_number<uint16_t>(value, c.port, 0, 65535);
-  else if (flag == "--threads") ok = parse_number<unsigned>(value, c.threads, 1, 64);
+  else if (flag == "--port") ok = number(c.port, uint16_t{0}, uint16_t{65535});
+  else if (flag == "--threads") ok = number(c.threads, unsigned{1}, unsigned{64});
   else if (flag == "--app") {
     c.app = value;
     ok = c.app == "chat" || c.app == "echo" || c.app == "shootout";
+    why = "has an invalid value: expected chat, echo or shootout";
   } else if (flag == "--backend") {
-    ok = true;
     if (value == "auto") c.backend = BackendChoice::kAuto;
     else if (value == "io_uring") c.backend = BackendChoice::kIoUring;
     else if (value == "epoll") c.backend = BackendChoice::kEpoll;
     else ok = false;
+    why = "has an invalid value: expected auto, io_uring or epoll";
   } else if (flag == "--epoll-mode") {
     ok = value == "level" || value == "edge";
     c.epoll_edge_triggered = value == "edge";
-  } else if (flag == "--max-message") ok = parse_number<uint64_t>(value, c.max_message, 1, 1ull << 31);
-  else if (flag == "--max-header-bytes") ok = parse_number<uint32_t>(value, c.max_header_bytes, 256, 1u << 20);
-  else if (flag == "--handshake-timeout") ok = parse_number<uint32_t>(value, c.handshake_timeout, 1, 3600);
-  else if (flag == "--ping-interval") ok = parse_number<uint32_t>(value, c.ping_interval, 1, 86400);
-  else if (flag == "--idle-timeout") ok = parse_number<uint32_t>(value, c.idle_timeout, 1, 86400);
-  else if (flag == "--close-timeout") ok = parse_number<uint32_t>(value, c.close_timeout, 1, 3600);
-  else if (flag == "--max-backlog") ok = parse_number<uint64_t>(value, c.max_backlog, 1024, 1ull << 30);
-  else if (flag == "--drain-seconds") ok = parse_number<uint32_t>(value, c.drain_seconds, 0, 3600);
-  else if (flag == "--buffer-size") ok = parse_number<uint32_t>(value, c.buffer_size, 512, 1u << 20);
+    why = "has an invalid value: expected level or edge";
+  } else if (flag == "--max-message") ok = number(c.max_message, uint64_t{1}, uint64_t{1ull << 31});
+  else if (flag == "--max-header-bytes") ok = number(c.max_header_bytes, uint32_t{256}, uint32_t{1u << 20});
+  else if (flag == "--handshake-timeout") ok = number(c.handshake_timeout, uint32_t{1}, uint32_t{3600});
+  else if (flag == "--ping-interval") ok = number(c.ping_interval, uint32_t{1}, uint32_t{86400});
+  else if (flag == "--idle-timeout") ok = number(c.idle_timeout, uint32_t{1}, uint32_t{86400});
+  else if (flag == "--close-timeout") ok = number(c.close_timeout, uint32_t{1}, uint32_t{3600});
+  else if (flag == "--max-backlog") ok = number(c.max_backlog, uint64_t{1024}, kMaxBacklog);
+  else if (flag == "--drain-seconds") ok = number(c.drain_seconds, uint32_t{0}, uint32_t{3600});
+  else if (flag == "--buffer-size") ok = number(c.buffer_size, uint32_t{512}, uint32_t{1u << 20});
   else if (flag == "--buffer-count") {
-    ok = parse_number<uint32_t>(value, c.buffer_count, 16, 1u << 20) && (c.buffer_count & (c.buffer_count - 1)) == 0;
-  } else if (flag == "--max-connections") ok = parse_number<uint32_t>(value, c.max_connections, 1, 1u << 30);
-  else if (flag == "--max-per-address") ok = parse_number<uint32_t>(value, c.max_per_address, 1, 1u << 30);
-  else if (flag == "--memory-limit") ok = parse_size(value, c.memory_limit) && c.memory_limit >= (16u << 20);
-  else if (flag == "--memory-high-water") ok = parse_number<uint32_t>(value, c.memory_high_water, 10, 100);
+    ok = number(c.buffer_count, uint32_t{16}, uint32_t{1u << 20}) && (c.buffer_count & (c.buffer_count - 1)) == 0;
+    why = "has an invalid value: expected a power of two from 16 to 1048576";
+  } else if (flag == "--max-connections") ok = number(c.max_connections, uint32_t{1}, uint32_t{1u << 30});
+  else if (flag == "--max-per-address") ok = number(c.max_per_address, uint32_t{1}, uint32_t{1u << 30});
+  else if (flag == "--memory-limit") {
+    ok = parse_size(value, c.memory_limit) && c.memory_limit >= (16u << 20);
+    why = "has an invalid value: expected bytes of at least 16Mi, with an optional K/M/G/T or Ki/Mi/Gi/Ti suffix";
+  } else if (flag == "--memory-high-water") ok = number(c.memory_high_water, uint32_t{10}, uint32_t{100});
   else if (flag == "--allowed-origins") c.allowed_origins = value;
-  else if (flag == "--emf-interval") ok = parse_number<uint32_t>(value, c.emf_interval, 1, 86400);
+  else if (flag == "--emf-interval") ok = number(c.emf_interval, uint32_t{1}, uint32_t{86400});
   else if (flag == "--emf-namespace") ok = !(c.emf_namespace = value).empty();
   else if (flag == "--emf-dimensions") c.emf_dimensions = value;
   else return OptionGroup::Result::kUnknown;
@@ -141,11 +160,12 @@ int parse_config(int argc, char** argv, Config& c, bool& exit_now, std::span<Opt
     }
     if (i + 1 >= argc) return fail(argv[i], "needs a value (or is unknown)");
     std::string_view value = argv[++i];
-    OptionGroup::Result result = set_core(c, flag, value);
+    std::string why;
+    OptionGroup::Result result = set_core(c, flag, value, why);
     for (OptionGroup* g : app_groups)
       if (result == OptionGroup::Result::kUnknown) result = g->set(flag, value);
     if (result == OptionGroup::Result::kUnknown) return fail(argv[i - 1], "is not an option");
-    if (result == OptionGroup::Result::kBad) return fail(argv[i - 1], "has an invalid value");
+    if (result == OptionGroup::Result::kBad) return fail(argv[i - 1], why.empty() ? "has an invalid value" : why.c_str());
   }
   if (c.idle_timeout <= c.ping_interval) return fail("--idle-timeout", "must be longer than --ping-interval");
   for (const OptionGroup* g : app_groups)

@@ -29,7 +29,7 @@ struct Config {
   uint32_t idle_timeout = 85;           ///< seconds of client silence before closing
   uint32_t close_timeout = 5;           ///< seconds to wait for the peer's close frame
   uint64_t max_backlog = 1u << 20;      ///< queued outgoing bytes per connection, control frames
-                                        ///< included (over: 1008)
+                                        ///< included (over: 1008); at most 1 GiB
   uint32_t drain_seconds = 25;          ///< on SIGTERM: window over which connections get 1001
 
   uint32_t buffer_size = 4096;   ///< bytes per provided receive buffer

@@ -68,7 +68,14 @@ int open_listening_socket(const std::string& host, uint16_t port, uint16_t& boun
     close(fd);
     return err;
   }
-  getsockname(fd, addr.get(), &addr.length);
+  // The bound port is what reactors share and the log announces: a failure here must not
+  // leave the port reading as 0 (or the requested one) while the socket is bound elsewhere.
+  addr.length = sizeof addr.storage;
+  if (getsockname(fd, addr.get(), &addr.length) < 0) {
+    int err = -errno;
+    close(fd);
+    return err;
+  }
   bound_port = ntohs(addr.family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr.storage)->sin6_port
                                              : reinterpret_cast<sockaddr_in*>(&addr.storage)->sin_port);
   return fd;

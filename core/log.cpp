@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <string>
 
 namespace ringws {
 
@@ -22,11 +23,20 @@ void log_line(const char* json) {
 
 void log_event(LogLevel level, const char* event, const char* fields_fmt, ...) {
   static const char* const kNames[] = {"debug", "info", "warn", "error"};
-  char fields[1024] = "";
+  char buffer[1024] = "";
+  const char* fields = buffer;
+  std::string long_fields;  // a line cut at the buffer's end would not parse: format it whole
   if (fields_fmt) {
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fields_fmt);
-    std::vsnprintf(fields, sizeof fields, fields_fmt, ap);
+    va_copy(again, ap);
+    int n = std::vsnprintf(buffer, sizeof buffer, fields_fmt, ap);
+    if (n >= static_cast<int>(sizeof buffer)) {
+      long_fields.resize(static_cast<size_t>(n));
+      std::vsnprintf(long_fields.data(), long_fields.size() + 1, fields_fmt, again);
+      fields = long_fields.c_str();
+    }
+    va_end(again);
     va_end(ap);
   }
   timespec ts;

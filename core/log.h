@@ -10,6 +10,8 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 /// Writes {"level":..,"time":..,"event":<event>,<fields>} where `fields_fmt` is a printf
 /// format producing the rest of the object's members (already JSON: `"port":%u`), or null.
+/// Text from a client or the command line goes in through JsonEscaped (core/json_text.h),
+/// never as a raw %s or %.*s: it could close its string and add members of its own.
 void log_event(LogLevel level, const char* event, const char* fields_fmt = nullptr, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -22,6 +22,7 @@
 #include "core/engine/engine.h"
 #include "core/epoll/epoll_backend.h"
 #include "core/http/metrics.h"
+#include "core/json_text.h"
 #include "core/listener.h"
 #include "core/log.h"
 #include "core/memory_governor.h"
@@ -80,8 +81,8 @@ class Process {
       uint16_t bound = 0;
       int fd = open_listening_socket(config_.host, port, bound);
       if (fd < 0) {
-        log_event(LogLevel::kError, "listen_failed", "\"host\":\"%s\",\"port\":%u,\"error\":\"%s\"",
-                  config_.host.c_str(), port, strerror(-fd));
+        log_event(LogLevel::kError, "listen_failed", "\"host\":%s,\"port\":%u,\"error\":\"%s\"",
+                  JsonEscaped<128>(config_.host).c_str(), port, strerror(-fd));
         std::fprintf(stderr, "ringws: cannot listen on %s:%u: %s\n", config_.host.c_str(), port, strerror(-fd));
         result.exit_code = kExitListen;
         return result;
@@ -248,8 +249,9 @@ int run_server(const Config& config, AppModule& app) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  JsonEscaped<128> host_json(config.host);  // the command line's text, as a JSON string
   if (int err = check_port_free(config.host, config.port); err < 0) {
-    log_event(LogLevel::kError, "listen_failed", "\"host\":\"%s\",\"port\":%u,\"error\":\"%s\"", config.host.c_str(),
+    log_event(LogLevel::kError, "listen_failed", "\"host\":%s,\"port\":%u,\"error\":\"%s\"", host_json.c_str(),
               config.port, strerror(-err));
     std::fprintf(stderr, "ringws: cannot listen on %s:%u: %s\n", config.host.c_str(), config.port, strerror(-err));
     return kExitListen;
@@ -288,10 +290,10 @@ int run_server(const Config& config, AppModule& app) {
               "\"detail\":\"this kernel lacks IORING_OP_FIXED_FD_INSTALL (6.8+): direct clients have no address, "
               "so --max-per-address applies only to X-Forwarded-For addresses (with --trust-proxy)\"");
   log_event(LogLevel::kInfo, "listening",
-            "\"host\":\"%s\",\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"%s\",\"backend_reason\":\"%s\","
+            "\"host\":%s,\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"%s\",\"backend_reason\":\"%s\","
             "\"ring_flags\":\"%s\",\"connections_per_reactor\":%u,\"memory_limit\":%llu,\"memory_limit_source\":\"%s\","
             "\"max_connections\":%u",
-            config.host.c_str(), port, threads, config.app.c_str(), backend_name(decision.kind),
+            host_json.c_str(), port, threads, config.app.c_str(), backend_name(decision.kind),
             decision.reason.c_str(), uring ? uring->features().describe().c_str() : "",
             process.engines().empty() ? 0 : process.engines()[0]->capacity(),
             static_cast<unsigned long long>(governor.limit()), governor.limit_source().c_str(), state.max_connections);

@@ -43,6 +43,17 @@ bool is_target_char(char c) {
 
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
+bool is_hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// RFC 3986 section 2: unreserved and sub-delims, the characters a reg-name may hold besides
+// percent escapes.
+bool is_host_char(char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+}
+
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -57,6 +68,78 @@ std::string_view trim_ows(std::string_view v) {
   while (!v.empty() && is_ows(v.front())) v.remove_prefix(1);
   while (!v.empty() && is_ows(v.back())) v.remove_suffix(1);
   return v;
+}
+
+/// True while `seen`, the start of a target, can still become "http://" or "https://" in
+/// any case (or already begins with one): the only absolute forms ringws accepts.
+bool could_be_absolute_form(std::string_view seen) {
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    size_t n = seen.size() < scheme.size() ? seen.size() : scheme.size();
+    if (iequals(seen.substr(0, n), scheme.substr(0, n))) return true;
+  }
+  return false;
+}
+
+/// RFC 3986 section 3.2.2 and 3.2.3: host [":" port], where host is an IP literal in
+/// brackets (hex digits, ':' and '.', not validated further) or a reg-name or IPv4 address
+/// of unreserved, sub-delims and percent-escaped characters, and port is digits. The host
+/// may not be empty (RFC 9110 section 4.2.1). Userinfo ("user@") is refused: RFC 9110
+/// section 4.2.4 asks a recipient to treat it as an error.
+bool is_valid_authority(std::string_view authority) {
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (char c : authority.substr(1, close - 1)) {
+      if (!is_hex_digit(c) && c != ':' && c != '.') return false;
+    }
+    port = authority.substr(close + 1);
+  } else {
+    size_t colon = authority.find(':');
+    std::string_view host = authority.substr(0, colon);
+    if (host.empty()) return false;
+    for (size_t i = 0; i < host.size(); ++i) {
+      if (host[i] == '%') {
+        if (i + 2 >= host.size() || !is_hex_digit(host[i + 1]) || !is_hex_digit(host[i + 2])) return false;
+        i += 2;
+      } else if (!is_host_char(host[i])) {
+        return false;
+      }
+    }
+    port = colon == std::string_view::npos ? std::string_view{} : authority.substr(colon);
+  }
+  if (port.empty()) return true;
+  if (port.front() != ':') return false;
+  for (char c : port.substr(1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+/// Splits an absolute-form target into its authority and its origin form: the path and
+/// query that follow the authority, or "/" (a static string) when nothing follows it. False
+/// for a scheme other than http or https, a bad authority, or a query or fragment straight
+/// after the authority (see http_request.h).
+bool split_absolute_form(std::string_view uri, std::string_view& authority, std::string_view& origin_form) {
+  size_t scheme = 0;
+  if (iequals(uri.substr(0, 7), "http://")) {
+    scheme = 7;
+  } else if (iequals(uri.substr(0, 8), "https://")) {
+    scheme = 8;
+  } else {
+    return false;
+  }
+  std::string_view rest = uri.substr(scheme);
+  size_t end = rest.find_first_of("/?#");
+  authority = rest.substr(0, end);
+  if (!is_valid_authority(authority)) return false;
+  if (end == std::string_view::npos) {
+    origin_form = "/";
+    return true;
+  }
+  if (rest[end] != '/') return false;
+  origin_form = rest.substr(end);
+  return true;
 }
 
 constexpr size_t kMaxHeaders = 100;
@@ -112,15 +195,23 @@ class Parser {
     out_.method = std::string_view(start, static_cast<size_t>(p_ - start));
     ++p_;
 
-    // origin-form only: absolute-form is for proxies, authority-form for CONNECT,
-    // asterisk-form for OPTIONS; ringws serves none of those.
+    // origin-form, or absolute-form (RFC 9112 section 3.2.2: a server must accept it,
+    // though clients send it only to proxies). authority-form is for CONNECT and
+    // asterisk-form for OPTIONS; ringws serves neither.
     start = p_;
-    if (p_ == end_) return Step::kPartial;
-    if (*p_ != '/') return Step::kBad;
     while (p_ != end_ && is_target_char(*p_)) ++p_;
+    std::string_view target(start, static_cast<size_t>(p_ - start));
+    // Anything that can become neither is refused as soon as it shows, not at the space.
+    if ((target.empty() || target.front() != '/') && !could_be_absolute_form(target)) return Step::kBad;
     if (p_ == end_) return Step::kPartial;
-    if (*p_ != ' ') return Step::kBad;
-    out_.target = std::string_view(start, static_cast<size_t>(p_ - start));
+    if (*p_ != ' ' || target.empty()) return Step::kBad;
+    if (target.front() == '/') {
+      out_.target = target;
+    } else {
+      // The URI's authority replaces the Host header (RFC 9112 section 3.2.2).
+      if (!split_absolute_form(target, out_.host, out_.target)) return Step::kBad;
+      host_from_target_ = true;
+    }
     ++p_;
 
     if (Step s = literal("HTTP/1."); s != Step::kOk) return s;
@@ -157,7 +248,7 @@ class Parser {
       // RFC 9112 section 3.2: more than one Host is a 400.
       if (seen_host_) return Step::kBad;
       seen_host_ = true;
-      out_.host = value;
+      if (!host_from_target_) out_.host = value;
     } else if (iequals(name, "connection")) {
       keep_naming(out_.connection, seen_connection_, value, "upgrade");
     } else if (iequals(name, "upgrade")) {
@@ -208,6 +299,7 @@ class Parser {
   const char* end_;
   HttpRequest& out_;
   bool seen_host_ = false;
+  bool host_from_target_ = false;  ///< an absolute-form target named the host
   bool seen_connection_ = false;
   bool seen_upgrade_ = false;
   bool seen_key_ = false;
@@ -251,9 +343,15 @@ bool header_list_contains(std::string_view list, std::string_view token) {
 
 RequestVerdict classify_request(const HttpRequest& request) {
   if (request.method != "GET") return {RequestKind::kReject, 405};
-  // A server may ignore an Upgrade it does not speak (RFC 9110 section 7.8), so only a
-  // request that asks for websocket is held to the handshake rules.
-  if (!header_list_contains(request.upgrade, "websocket")) return {RequestKind::kPlainGet};
+  if (!header_list_contains(request.upgrade, "websocket")) {
+    // A client that sends Sec-WebSocket-Key or -Version is attempting a WebSocket handshake:
+    // without "websocket" in Upgrade (missing, or h2c) that handshake failed, and a page in
+    // answer would read as success to some clients. Without them, the Upgrade is one this
+    // server does not speak, which it may ignore (RFC 9110 section 7.8): a plain GET.
+    if (!request.sec_websocket_key.empty() || !request.sec_websocket_version.empty())
+      return {RequestKind::kReject, 400};
+    return {RequestKind::kPlainGet};
+  }
   // RFC 6455 section 4.1: the handshake is HTTP/1.1 or later.
   if (request.minor_version < 1) return {RequestKind::kReject, 400};
   if (request.host.empty()) return {RequestKind::kReject, 400};

@@ -154,6 +154,8 @@ class Engine final : private FrameSink, private MemoryGate {
   bool enqueue(Connection& c, ConnId id, SharedFrame* frame, Queue kind = Queue::kData);
   void flush_queued();
   void flush(Connection& c, ConnId id);
+  /// A message's last send completed: its delivery latency goes into the histogram.
+  void observe_delivery(uint64_t origin_ns);
 
   // engine.cpp
   void teardown(Connection& c, ConnId id);

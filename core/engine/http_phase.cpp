@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/engine/engine.h"
 #include "core/http/endpoints.h"
+#include "core/json_text.h"
 #include "core/log.h"
 #include "core/memory_governor.h"
 #include "core/server_state.h"
@@ -153,9 +154,8 @@ void Engine::handle_request(Connection& c, ConnId id, const HttpRequest& request
   stats_.websocket_open.fetch_add(1, std::memory_order_relaxed);
   state_.websocket_open.fetch_add(1, std::memory_order_relaxed);
   if (config_.log_connections)
-    log_event(LogLevel::kInfo, "websocket_open", "\"conn\":\"%u.%u.%u\",\"address\":\"%.*s\",\"path\":\"%.*s\"", id_,
-              id.index, id.generation, static_cast<int>(address.size()), address.data(),
-              static_cast<int>(std::min<size_t>(request.target.size(), 200)), request.target.data());
+    log_event(LogLevel::kInfo, "websocket_open", "\"conn\":\"%u.%u.%u\",\"address\":%s,\"path\":%s", id_, id.index,
+              id.generation, JsonEscaped<96>(address).c_str(), JsonEscaped<256>(request.target).c_str());
   if (enqueue(c, id, response, Queue::kFinal)) {
     schedule_next_deadline(c, id);
     app_->on_open(*this, id, request.target);
@@ -196,8 +196,8 @@ bool Engine::admit_upgrade(Connection& c, ConnId id, const HttpRequest& request,
 
 void Engine::refuse(Connection& c, ConnId id, int status, RefuseReason why, std::string_view address) {
   stats_.refused_by[static_cast<size_t>(why)].fetch_add(1, std::memory_order_relaxed);
-  log_event(LogLevel::kInfo, "handshake_refused", "\"status\":%d,\"reason\":\"%s\",\"address\":\"%.*s\"", status,
-            refuse_reason_name(why), static_cast<int>(address.size()), address.empty() ? "" : address.data());
+  log_event(LogLevel::kInfo, "handshake_refused", "\"status\":%d,\"reason\":\"%s\",\"address\":%s", status,
+            refuse_reason_name(why), JsonEscaped<96>(address).c_str());
   respond_and_close(c, id, status);
 }
 

@@ -2,6 +2,7 @@
 // iteration each connection with something queued gets one send carrying all of it (up to
 // a cap), so frames from several messages handled in one iteration leave in one TCP
 // segment instead of one each (STYLE.md habit 9; DESIGN.md: one send in flight per socket).
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/engine/engine.h"
 
@@ -45,6 +46,13 @@ bool Engine::enqueue(Connection& c, ConnId id, SharedFrame* frame, Queue kind) {
   return false;
 }
 
+void Engine::observe_delivery(uint64_t origin_ns) {
+  // A fresh clock reading, once per message: with epoll the last send can happen in the
+  // very iteration the message arrived in, whose cached time would say zero.
+  uint64_t now = monotonic_ns();
+  stats_.delivery_latency.observe_ns(now > origin_ns ? now - origin_ns : 0);
+}
+
 void Engine::flush_queued() {
   // By index: a send that fails tears its connection down, and the app's on_close may
   // queue frames for others, which appends here; they go out in this same pass.
@@ -75,7 +83,7 @@ void Engine::flush(Connection& c, ConnId id) {
   if (result.sent > 0) {
     stats_.bytes_out.fetch_add(static_cast<uint64_t>(result.sent), std::memory_order_relaxed);
     output_.consume(c.output, static_cast<size_t>(result.sent),
-                    [this](uint64_t origin) { stats_.delivery_latency.observe_ns(now_ns_ - origin); });
+                    [this](uint64_t origin) { observe_delivery(origin); });
   }
   if (result.pending) {
     c.flags |= kSendPending;
@@ -103,7 +111,7 @@ void Engine::on_send_done(Connection& c, ConnId id, int result) {
     stats_.bytes_out.fetch_add(static_cast<uint64_t>(result), std::memory_order_relaxed);
     // The send that drops a frame's last reference completes that message's delivery.
     output_.consume(c.output, static_cast<size_t>(result),
-                    [this](uint64_t origin) { stats_.delivery_latency.observe_ns(now_ns_ - origin); });
+                    [this](uint64_t origin) { observe_delivery(origin); });
   } else {
     output_.set_in_flight(c.output, 0);
   }

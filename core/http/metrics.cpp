@@ -13,6 +13,7 @@
 #include "core/http/metrics.h"
 #include "core/memory_governor.h"
 #include "core/memory_metrics.h"
+#include "core/json_text.h"
 #include "core/server_state.h"
 
 namespace ringws {
@@ -153,6 +154,7 @@ std::string render_emf(const ServerState& state, uint64_t now_ms, EmfCounters& p
   current.slow_consumers = t.closed_by[static_cast<size_t>(CloseReason::kSlowConsumer)];
   for (uint64_t v : t.refused_by) current.refused += v;
   // Dimensions: "Name=Value,..." from --emf-dimensions; the values go at the top level.
+  // Both come from the command line, so they are escaped like any other outside text.
   std::string dim_names, dim_values;
   std::string_view list = state.config.emf_dimensions;
   while (!list.empty()) {
@@ -161,8 +163,11 @@ std::string render_emf(const ServerState& state, uint64_t now_ms, EmfCounters& p
     size_t eq = pair.find('=');
     if (eq != std::string_view::npos && eq > 0) {
       if (!dim_names.empty()) dim_names += ',';
-      dim_names.append("\"").append(pair.substr(0, eq)).append("\"");
-      dim_values.append(",\"").append(pair.substr(0, eq)).append("\":\"").append(pair.substr(eq + 1)).append("\"");
+      append_json_string(dim_names, pair.substr(0, eq));
+      dim_values += ',';
+      append_json_string(dim_values, pair.substr(0, eq));
+      dim_values += ':';
+      append_json_string(dim_values, pair.substr(eq + 1));
     }
     list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
   }
@@ -170,25 +175,36 @@ std::string render_emf(const ServerState& state, uint64_t now_ms, EmfCounters& p
   uint64_t count = 0;
   for (uint64_t b : t.latency_buckets) count += b;
   double mean_ms = count ? static_cast<double>(t.latency_sum_ns) * 1e-6 / static_cast<double>(count) : 0.0;
-  char body[2048];
-  std::snprintf(
-      body, sizeof body,
-      "{\"_aws\":{\"Timestamp\":%" PRIu64 ",\"CloudWatchMetrics\":[{\"Namespace\":\"%s\",\"Dimensions\":[[%s]],"
-      "\"Metrics\":[{\"Name\":\"ConnectionsOpen\",\"Unit\":\"Count\"},{\"Name\":\"MessagesReceived\",\"Unit\":\"Count\"},"
+  // Built in a string: the dimensions have no length limit, and a line cut at a fixed size
+  // is not JSON (CloudWatch drops it).
+  std::string out;
+  out.reserve(768 + dim_names.size() + dim_values.size() + state.config.emf_namespace.size());
+  out += "{\"_aws\":{\"Timestamp\":";
+  out += std::to_string(now_ms);
+  out += ",\"CloudWatchMetrics\":[{\"Namespace\":";
+  append_json_string(out, state.config.emf_namespace);
+  out += ",\"Dimensions\":[[";
+  out += dim_names;
+  out +=
+      "]],\"Metrics\":[{\"Name\":\"ConnectionsOpen\",\"Unit\":\"Count\"},{\"Name\":\"MessagesReceived\",\"Unit\":\"Count\"},"
       "{\"Name\":\"MessagesSent\",\"Unit\":\"Count\"},{\"Name\":\"BytesReceived\",\"Unit\":\"Bytes\"},"
       "{\"Name\":\"BytesSent\",\"Unit\":\"Bytes\"},{\"Name\":\"SlowConsumersClosed\",\"Unit\":\"Count\"},"
       "{\"Name\":\"HandshakesRefused\",\"Unit\":\"Count\"},{\"Name\":\"DeliveryLatencyMean\",\"Unit\":\"Milliseconds\"},"
-      "{\"Name\":\"ResidentMemory\",\"Unit\":\"Bytes\"}]}]}%s,"
-      "\"ConnectionsOpen\":%" PRIu64 ",\"MessagesReceived\":%" PRIu64 ",\"MessagesSent\":%" PRIu64
-      ",\"BytesReceived\":%" PRIu64 ",\"BytesSent\":%" PRIu64 ",\"SlowConsumersClosed\":%" PRIu64
-      ",\"HandshakesRefused\":%" PRIu64 ",\"DeliveryLatencyMean\":%.3f,\"ResidentMemory\":%" PRIu64 "}",
-      now_ms, state.config.emf_namespace.c_str(), dim_names.c_str(), dim_values.c_str(), t.websocket_open,
-      current.messages_in - previous.messages_in, current.messages_out - previous.messages_out,
-      current.bytes_in - previous.bytes_in, current.bytes_out - previous.bytes_out,
-      current.slow_consumers - previous.slow_consumers, current.refused - previous.refused, mean_ms,
-      process_rss_bytes());
+      "{\"Name\":\"ResidentMemory\",\"Unit\":\"Bytes\"}]}]}";
+  out += dim_values;
+  // Nine numbers and fixed names: at most about 400 bytes (the mean is below 2e13 ms).
+  char values[512];
+  std::snprintf(values, sizeof values,
+                ",\"ConnectionsOpen\":%" PRIu64 ",\"MessagesReceived\":%" PRIu64 ",\"MessagesSent\":%" PRIu64
+                ",\"BytesReceived\":%" PRIu64 ",\"BytesSent\":%" PRIu64 ",\"SlowConsumersClosed\":%" PRIu64
+                ",\"HandshakesRefused\":%" PRIu64 ",\"DeliveryLatencyMean\":%.3f,\"ResidentMemory\":%" PRIu64 "}",
+                t.websocket_open, current.messages_in - previous.messages_in,
+                current.messages_out - previous.messages_out, current.bytes_in - previous.bytes_in,
+                current.bytes_out - previous.bytes_out, current.slow_consumers - previous.slow_consumers,
+                current.refused - previous.refused, mean_ms, process_rss_bytes());
+  out += values;
   previous = current;
-  return body;
+  return out;
 }
 
 }  // namespace ringws

@@ -44,6 +44,37 @@ def test_missing_key_is_400(echo_server):
     assert status == 400
 
 
+@pytest.mark.parametrize("upgrade", ["Upgrade: h2c\r\n", ""])
+def test_websocket_headers_without_the_websocket_token_are_400_not_the_page(echo_server, upgrade):
+    # A failed WebSocket handshake: answering it with the demo page would look like success.
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = get("/", f"Connection: Upgrade\r\n{upgrade}Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
+    status, headers, body = http_exchange(echo_server.host, echo_server.port, req)
+    assert status == 400
+    assert "text/html" not in headers.get("content-type", ""), headers
+    assert b"<html" not in body.lower()
+
+
+def test_unknown_upgrade_without_websocket_headers_is_a_plain_get(echo_server):
+    status, headers, body = http_exchange(echo_server.host, echo_server.port,
+                                          get("/", "Connection: Upgrade\r\nUpgrade: h2c\r\n"))
+    assert status == 200
+    assert headers.get("content-type", "").startswith("text/html"), headers
+
+
+def test_absolute_form_target_upgrades_and_serves(echo_server):
+    host = f"{echo_server.host}:{echo_server.port}"
+    status, _, body = http_exchange(echo_server.host, echo_server.port,
+                                    f"GET HTTP://{host}/healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    assert status == 200 and body == b"ok\n"
+    with RawWS.connect(echo_server.host, echo_server.port, path=f"http://{host}/ws?room=a") as ws:
+        ws.send_text("absolute")
+        assert ws.recv_message() == (OP_TEXT, b"absolute")
+    status, _, _ = http_exchange(echo_server.host, echo_server.port,
+                                 f"GET http://user@{host}/ HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    assert status == 400
+
+
 @pytest.mark.parametrize("key", ["abc", "not base64 at all!!", base64.b64encode(os.urandom(15)).decode(),
                                  base64.b64encode(os.urandom(17)).decode()])
 def test_bad_key_is_400(echo_server, key):

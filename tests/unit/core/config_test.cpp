@@ -63,6 +63,27 @@ TEST(Config, RejectsBadInputWithUsageExitCode) {
   }
 }
 
+TEST(Config, MaxBacklogFitsTheConnectionsQueueCounter) {
+  // Connection::queued_bytes is 32-bit: a cap of 4 GiB or just under it would let it wrap.
+  for (const char* v : {"4294967296", "4294967295", "2147483648", "1073741825"}) {
+    Parsed p = parse({"--max-backlog", v});
+    EXPECT_TRUE(p.exit_now) << v;
+    EXPECT_EQ(p.code, 2) << v;
+  }
+  Parsed most = parse({"--max-backlog", "1073741824"});
+  EXPECT_FALSE(most.exit_now);
+  EXPECT_EQ(most.config.max_backlog, 1ull << 30);
+}
+
+TEST(Config, RefusedNumbersNameTheAcceptedRange) {
+  testing::internal::CaptureStderr();
+  Parsed p = parse({"--max-backlog", "4294967296"});
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(p.code, 2);
+  EXPECT_NE(err.find("--max-backlog"), std::string::npos) << err;
+  EXPECT_NE(err.find("from 1024 to 1073741824"), std::string::npos) << err;
+}
+
 TEST(Config, FlagsWithoutValues) {
   Parsed p = parse({"--trust-proxy", "--log-connections", "--port", "9000"});
   ASSERT_FALSE(p.exit_now);

@@ -31,6 +31,17 @@ const std::string kUpgrade =
     "X-Forwarded-For: 203.0.113.7, 198.51.100.2\r\n"
     "\r\n";
 
+// The same handshake with an absolute-form target (RFC 9112 section 3.2.2), whose authority
+// wins over a Host header that disagrees.
+const std::string kAbsoluteUpgrade =
+    "GET http://example.com:8080/chat?room=a HTTP/1.1\r\n"
+    "Host: other.example\r\n"
+    "Connection: Upgrade\r\n"
+    "Upgrade: websocket\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "\r\n";
+
 // The fields a caller sees, as owned strings so two parses can be compared.
 struct Fields {
   std::string method, target, host, connection, upgrade, key, version, origin, xff;
@@ -204,6 +215,84 @@ TEST(HttpRequest, FirstOriginAndVersionWinLastForwardedForWins) {
   EXPECT_EQ(r.x_forwarded_for, "203.0.113.7");
 }
 
+// --- absolute-form targets ----------------------------------------------------------
+
+TEST(HttpRequest, AbsoluteFormGivesTheOriginFormAndTheAuthorityAsHost) {
+  HttpRequest r;
+  ASSERT_EQ(parse(kAbsoluteUpgrade, r).status, HttpParse::kComplete);
+  EXPECT_EQ(r.target, "/chat?room=a");
+  EXPECT_EQ(r.host, "example.com:8080");
+  EXPECT_EQ(r.head_bytes, kAbsoluteUpgrade.size());
+  EXPECT_EQ(classify_request(r).kind, RequestKind::kWebSocketUpgrade);
+  // Views into the request, as for an origin-form target.
+  EXPECT_EQ(r.target.data(), kAbsoluteUpgrade.data() + kAbsoluteUpgrade.find("/chat"));
+  EXPECT_EQ(r.host.data(), kAbsoluteUpgrade.data() + kAbsoluteUpgrade.find("example.com"));
+}
+
+TEST(HttpRequest, AbsoluteFormEveryPrefixIsPartial) {
+  for (size_t k = 0; k < kAbsoluteUpgrade.size(); ++k)
+    ASSERT_EQ(outcome(std::string_view(kAbsoluteUpgrade).substr(0, k)), -1) << "prefix of " << k << " bytes";
+}
+
+struct AbsoluteCase {
+  const char* target;
+  const char* origin_form;
+  const char* host;
+};
+
+TEST(HttpRequest, AbsoluteFormVariants) {
+  const AbsoluteCase cases[] = {
+      {"http://example.com/", "/", "example.com"},
+      {"http://example.com", "/", "example.com"},          // empty path: "/"
+      {"http://example.com:8080", "/", "example.com:8080"},
+      {"http://example.com:", "/", "example.com:"},         // RFC 3986: port = *DIGIT
+      {"HTTP://Example.COM/Chat", "/Chat", "Example.COM"},   // the scheme in any case
+      {"hTtPs://h/a/b?c=d&e", "/a/b?c=d&e", "h"},
+      {"https://h/?", "/?", "h"},
+      {"http://h//x", "//x", "h"},
+      {"http://h/#frag", "/#frag", "h"},                     // as origin form allows it
+      {"http://203.0.113.7:80/ws", "/ws", "203.0.113.7:80"},
+      {"http://[::1]:8080/ws", "/ws", "[::1]:8080"},
+      {"http://[2001:db8::7]/", "/", "[2001:db8::7]"},
+      {"http://[::ffff:1.2.3.4]", "/", "[::ffff:1.2.3.4]"},
+      {"http://a-b.c_d~e!$&'()*+,;=f/", "/", "a-b.c_d~e!$&'()*+,;=f"},
+      {"http://%41b/x", "/x", "%41b"},
+  };
+  for (const AbsoluteCase& c : cases) {
+    SCOPED_TRACE(c.target);
+    const std::string req = with_headers(std::string("GET ") + c.target + " HTTP/1.1", "");
+    HttpRequest r;
+    ASSERT_EQ(parse(req, r).status, HttpParse::kComplete);
+    EXPECT_EQ(r.target, c.origin_form);
+    EXPECT_EQ(r.host, c.host);
+    EXPECT_EQ(classify_request(r).kind, RequestKind::kPlainGet);
+  }
+}
+
+TEST(HttpRequest, AbsoluteFormHostHeaderIsIgnoredButStillSingle) {
+  HttpRequest r;
+  const std::string first = with_headers("GET http://a.example/ HTTP/1.1", "Host: b.example\r\n");
+  ASSERT_EQ(parse(first, r).status, HttpParse::kComplete);
+  EXPECT_EQ(r.host, "a.example");
+  const std::string later = with_headers("GET http://a.example/x HTTP/1.1", "X: y\r\nhost: c\r\n");
+  ASSERT_EQ(parse(later, r).status, HttpParse::kComplete);
+  EXPECT_EQ(r.host, "a.example");
+  EXPECT_EQ(outcome(with_headers("GET http://a.example/ HTTP/1.1", "Host: a\r\nHost: a\r\n")), 400);
+}
+
+TEST(HttpRequest, TargetsThatCannotBecomeAnHttpUriFailEarly) {
+  // Refused at the first byte that rules out "/", "http://" and "https://", not at the space.
+  EXPECT_EQ(outcome("OPTIONS *"), 400);
+  EXPECT_EQ(outcome("GET f"), 400);
+  EXPECT_EQ(outcome("GET httpx"), 400);
+  EXPECT_EQ(outcome("GET http:x"), 400);
+  // Still possible: partial.
+  EXPECT_EQ(outcome("GET "), -1);
+  EXPECT_EQ(outcome("GET h"), -1);
+  EXPECT_EQ(outcome("GET HTTPS:/"), -1);
+  EXPECT_EQ(outcome("GET http://h"), -1);
+}
+
 TEST(HttpRequest, ZeroContentLengthIsNotABody) {
   EXPECT_EQ(outcome(with_headers("GET / HTTP/1.1", "Host: h\r\nContent-Length: 0\r\n")), 0);
   EXPECT_EQ(outcome(with_headers("GET / HTTP/1.1", "Host: h\r\nContent-Length: 000\r\n")), 0);
@@ -226,8 +315,33 @@ std::vector<BadCase> bad_cases() {
       {"NUL in method", std::string("GE\0T / HTTP/1.1\r\n\r\n", 19), 400},
       {"leading empty line", "\r\nGET / HTTP/1.1\r\n\r\n", 400},
       {"two spaces after method", "GET  / HTTP/1.1\r\n\r\n", 400},
-      {"absolute-form target", "GET http://h/ HTTP/1.1\r\n\r\n", 400},
       {"asterisk target", "OPTIONS * HTTP/1.1\r\n\r\n", 400},
+      {"authority-form target", "CONNECT example.com:443 HTTP/1.1\r\n\r\n", 400},
+      {"relative target", "GET chat HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, other scheme", "GET ftp://h/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, ws scheme", "GET ws://h/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, scheme with a suffix", "GET httpx://h/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, one slash", "GET http:/h/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, no colon", "GET http//h/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, scheme only", "GET http:// HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, empty authority", "GET http:///x HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, empty host", "GET http://:80/x HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, userinfo", "GET http://user@h/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, userinfo and password", "GET https://u:p@h/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, bad host char", "GET http://h^x/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, quote in host", "GET http://h\"/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, backslash in host", "GET http://h\\x/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, bad percent escape", "GET http://h%zz/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, cut percent escape", "GET http://h%4/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, letters in port", "GET http://h:8x/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, two ports", "GET http://h:80:81/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, unclosed IP literal", "GET http://[::1/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, empty IP literal", "GET http://[]/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, junk after IP literal", "GET http://[::1]x/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, name in brackets", "GET http://[example.com]/ HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, query after authority", "GET http://h?x=1 HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, fragment after authority", "GET http://h#f HTTP/1.1\r\n\r\n", 400},
+      {"absolute form, control char", "GET http://h/\x01 HTTP/1.1\r\n\r\n", 400},
       {"control char in target", "GET /a\x01 HTTP/1.1\r\n\r\n", 400},
       {"tab in target", "GET /a\tb HTTP/1.1\r\n\r\n", 400},
       {"HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 400},
@@ -369,7 +483,8 @@ class GuardPage {
 TEST(HttpRequest, NeverReadsPastTheInput) {
   GuardPage guard;
   ASSERT_TRUE(guard.ok());
-  std::vector<std::string> inputs = {kUpgrade, kUpgrade + "\x81\x80"};
+  std::vector<std::string> inputs = {kUpgrade, kUpgrade + "\x81\x80", kAbsoluteUpgrade,
+                                     "GET http://h HTTP/1.1\r\n\r\n", "GET https://[::1]:8/ HTTP/1.1\r\n\r\n"};
   for (const BadCase& c : bad_cases()) inputs.push_back(c.bytes);
   for (const std::string& input : inputs) {
     ASSERT_LE(input.size(), guard.capacity());
@@ -379,9 +494,10 @@ TEST(HttpRequest, NeverReadsPastTheInput) {
       HttpParseResult res = parse(placed, r);
       if (res.status == HttpParse::kComplete) {
         EXPECT_LE(r.head_bytes, k);
-        // The fields that are set must be views into the input.
+        // The fields that are set must be views into the input (or the static "/" an
+        // absolute form without a path gives).
         for (std::string_view f : {r.method, r.target, r.host, r.sec_websocket_key}) {
-          if (!f.empty()) {
+          if (!f.empty() && !(f.data() == r.target.data() && f == "/")) {
             EXPECT_GE(f.data(), placed.data());
             EXPECT_LE(f.data() + f.size(), placed.data() + placed.size());
           }
@@ -442,14 +558,35 @@ TEST(ClassifyRequest, OtherMethodsAre405) {
 }
 
 TEST(ClassifyRequest, GetWithoutWebSocketUpgradeIsPlain) {
-  Upgrade u;
-  u.upgrade = "";
-  EXPECT_EQ(kind_of(u), RequestKind::kPlainGet);
-  u.upgrade = "Upgrade: h2c\r\n";
-  EXPECT_EQ(kind_of(u), RequestKind::kPlainGet);
+  // An Upgrade this server does not speak, and no WebSocket handshake headers: ignored.
+  Upgrade h2c;
+  h2c.upgrade = "Upgrade: h2c\r\n";
+  h2c.key = h2c.ws_version = "";
+  EXPECT_EQ(kind_of(h2c), RequestKind::kPlainGet);
+  Upgrade none = h2c;
+  none.upgrade = "";
+  EXPECT_EQ(kind_of(none), RequestKind::kPlainGet);
   Upgrade bare;
   bare.host = bare.connection = bare.upgrade = bare.key = bare.ws_version = "";
   EXPECT_EQ(kind_of(bare), RequestKind::kPlainGet);
+}
+
+TEST(ClassifyRequest, WebSocketHeadersWithoutTheWebSocketTokenAre400) {
+  for (const char* upgrade : {"", "Upgrade: h2c\r\n", "Upgrade: h2c, websockets\r\n", "Upgrade:\r\n"}) {
+    SCOPED_TRACE(upgrade);
+    Upgrade both;
+    both.upgrade = upgrade;
+    EXPECT_EQ(status_of(both), 400);
+    Upgrade key_only = both;
+    key_only.ws_version = "";
+    EXPECT_EQ(status_of(key_only), 400);
+    Upgrade version_only = both;
+    version_only.key = "";
+    EXPECT_EQ(status_of(version_only), 400);
+    Upgrade no_connection = both;  // with or without Connection: Upgrade
+    no_connection.connection = "";
+    EXPECT_EQ(status_of(no_connection), 400);
+  }
 }
 
 TEST(ClassifyRequest, MissingOrMalformedPiecesAre400) {
