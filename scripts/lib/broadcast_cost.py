@@ -24,13 +24,9 @@ Output in --out (default results/broadcast-cost/, overwritten): broadcast-cost.m
 """
 
 import argparse
-import json
 import math
-import queue
 import shlex
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -44,61 +40,6 @@ PER_WORKER = 15000  # client connections per ringws-load worker (its open-files 
 
 def log(msg):
     print(f"broadcast-cost: {msg}", file=sys.stderr, flush=True)
-
-
-class SyncedLoad:
-    """ringws-load with --phase-sync, its SYNC lines read by a thread (bounded waits)."""
-
-    def __init__(self, argv, stderr_path):
-        self.err = open(stderr_path, "w")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
-                                     text=True, bufsize=1)
-        self.lines = queue.Queue()
-        self.stdout = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.stdout.append(line)
-            if line.startswith("SYNC "):
-                self.lines.put(line)
-        self.lines.put(None)
-
-    def next_sync(self, timeout):
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise RuntimeError(f"no SYNC line from ringws-load within {timeout:.0f} s")
-        if line is None:
-            raise RuntimeError("ringws-load ended early:\n" + "".join(self.stdout)[-2000:])
-        return parse_sync(line)
-
-    def go(self):
-        self.proc.stdin.write("go\n")
-        self.proc.stdin.flush()
-
-    def finish(self, timeout=90):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.err.close()
-        return self.proc.returncode
-
-
-def parse_sync(line):
-    """'SYNC done clients=3 ... measure_s=1.5' -> ('done', {'clients': 3, ..., 'measure_s': 1.5})."""
-    phase, *pairs = line.split()[1:]
-    return phase, {k: (float(v) if "." in v else int(v)) for k, v in (p.split("=", 1) for p in pairs)}
 
 
 def server_list(args):
@@ -131,7 +72,7 @@ def measure(args, name, argv, in_flight, run, logs):
                "--step-timeout", str(args.phase_timeout), "--phase-sync", "--sync-timeout", "120",
                "--json", str(logs / f"{tag}.json"), "--quiet"]
         log(f"{tag}: {shlex.join(cmd)}")
-        load = SyncedLoad(cmd, logs / f"{tag}.load.err")
+        load = probe.SyncedLoad(cmd, logs / f"{tag}.load.err")
         phase, connected = load.next_sync(args.clients / 1000 + 60)
         if phase != "connected" or connected["clients"] != args.clients:
             raise RuntimeError(f"{tag}: expected {args.clients} connected clients, got {phase} {connected}")

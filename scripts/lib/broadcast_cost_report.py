@@ -55,12 +55,18 @@ def problems(row):
     return out
 
 
-def retransmitted(row):
-    if not row.get("retrans_segs") and not row.get("bytes_retrans"):
-        return ""
-    return (f"{row['server']}, {row['in_flight']} in flight, run {row['run']}: {row['retrans_segs']:,} segments "
-            f"({row['bytes_retrans']:,} bytes) retransmitted, "
-            f"{row['retrans_segs'] / max(1, row['segs_out']):.2%} of its segments")
+def retransmitted(rows):
+    """'server@in_flight: most x% (n runs of m)' for each server and level that retransmitted:
+    the largest share of its segments that were retransmissions, and in how many runs."""
+    out = []
+    for k in sorted({r["in_flight"] for r in rows}):
+        for s in servers_in_order(rows):
+            rs = [r for r in rows if r["in_flight"] == k and r["server"] == s]
+            hit = [r for r in rs if r.get("retrans_segs")]
+            if hit:
+                most = max(r["retrans_segs"] / max(1, r["segs_out"]) for r in hit)
+                out.append(f"{s}@{k} at most {most:.2%} ({len(hit)} of {len(rs)} runs)")
+    return out
 
 
 def _stat(values):
@@ -151,9 +157,10 @@ def markdown(rows, machine_text, command, settings, baseline=None, notes=()):
     bad = [(r, p) for r in rows for p in [problems(r)] if p]
     for r, p in bad:
         lines.append(f"\nWarning: {r['server']}, {r['in_flight']} in flight, run {r['run']}: " + "; ".join(p))
-    retrans = [t for t in map(retransmitted, rows) if t]
+    retrans = retransmitted(rows)
     if retrans:
-        lines.append("\nRetransmitted segments (counted in segs/frame): " + "; ".join(retrans))
+        lines.append("\nRetransmitted segments, as a share of the server's segments (counted in segs/frame): "
+                     + "; ".join(retrans) + ".")
     for n in notes:
         lines.append(f"\nNote: {n}")
     return "\n".join(lines) + "\n"

@@ -6,18 +6,22 @@ Pure parsers (tested in tests/scripts/test_server_probe.py with recorded fixture
   parse_ss_tcp_info    `ss -Htin ...`: per socket, segs_out, data_segs_out, bytes_sent, ...
   socket_deltas        the growth of those counters between two samples, socket by socket
   parse_named          NAME=VALUE option values (--config, --peer)
-and the small readers around them (cpu_sample, ss_sample, machine) and a server starter that
-substitutes {port} in a command and waits for the listening socket.
+  parse_sync           ringws-load's "SYNC <phase> key=value ..." lines (--phase-sync)
+and the small readers around them (cpu_sample, ss_sample, machine), a server starter that
+substitutes {port} in a command and waits for the listening socket, and SyncedLoad, which
+runs ringws-load --phase-sync and lets the caller sample the server between its phases.
 """
 
 import os
 import platform
+import queue
 import random
 import re
 import shlex
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -222,6 +226,63 @@ def ringws_argv(binary, app, threads, extra):
     """ringws on loopback at {port}; `extra` (a string, split like a shell) comes last."""
     return [str(binary), "--app", app, "--host", "127.0.0.1", "--port", "{port}", "--threads", str(threads),
             "--drain-seconds", "1", *shlex.split(extra or "")]
+
+
+# --- ringws-load in phases ----------------------------------------------------------------
+
+class SyncedLoad:
+    """ringws-load with --phase-sync, its SYNC lines read by a thread (bounded waits)."""
+
+    def __init__(self, argv, stderr_path):
+        self.err = open(stderr_path, "w")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
+                                     text=True, bufsize=1)
+        self.lines = queue.Queue()
+        self.stdout = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.stdout.append(line)
+            if line.startswith("SYNC "):
+                self.lines.put(line)
+        self.lines.put(None)
+
+    def next_sync(self, timeout):
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError(f"no SYNC line from ringws-load within {timeout:.0f} s")
+        if line is None:
+            raise RuntimeError("ringws-load ended early:\n" + "".join(self.stdout)[-2000:])
+        return parse_sync(line)
+
+    def go(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=90):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.err.close()
+        return self.proc.returncode
+
+
+def parse_sync(line):
+    """'SYNC done clients=3 ... measure_s=1.5' -> ('done', {'clients': 3, ..., 'measure_s': 1.5})."""
+    phase, *pairs = line.split()[1:]
+    return phase, {k: (float(v) if "." in v else int(v)) for k, v in (p.split("=", 1) for p in pairs)}
 
 
 # --- the machine -----------------------------------------------------------------------------
