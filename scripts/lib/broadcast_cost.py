@@ -158,7 +158,7 @@ def main():
     machine = probe.machine()
     command = "scripts/broadcast-cost.sh " + shlex.join(sys.argv[1:])
     settings = {"clients": args.clients, "broadcasts": args.broadcasts, "in_flight": args.in_flight,
-                "padding": args.padding, "runs": args.runs, "threads": args.threads,
+                "padding": args.padding, "runs": args.runs, "threads": args.threads, "clk_tck": probe.CLK_TCK,
                 "servers": {n: shlex.join(a) for n, a in servers}}
     log(f"{len(servers)} server(s) x {len(args.in_flight)} level(s) x {args.runs} run(s); load {machine['loadavg']}")
     rows = []

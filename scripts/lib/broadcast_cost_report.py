@@ -154,6 +154,12 @@ def markdown(rows, machine_text, command, settings, baseline=None, notes=()):
               "sockets (`ss -tin`), per delivered frame. Delivered frames: the broadcast messages the clients "
               "received, counted by ringws-load (checked against clients x broadcasts). The clients run on the "
               "same machine and share its CPUs."]
+    frames = min((r["delivered"] for r in rows if r["delivered"]), default=0)
+    if frames:
+        tick_us = 1e6 / settings.get("clk_tck", 100)
+        lines.append(f"\nResolution: utime and stime count clock ticks of {tick_us / 1000:g} ms, "
+                     f"{tick_us / frames:.3f} us per frame at {frames:,} frames; the CSV's sched_us (the threads' "
+                     "schedstat run time, in ns) checks the total.")
     bad = [(r, p) for r in rows for p in [problems(r)] if p]
     for r, p in bad:
         lines.append(f"\nWarning: {r['server']}, {r['in_flight']} in flight, run {r['run']}: " + "; ".join(p))

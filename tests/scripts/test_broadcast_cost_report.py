@@ -98,6 +98,7 @@ def test_markdown_table_ratios_and_notes():
     assert "Retransmitted segments" in md
     assert "uws@1 at most 0.00% (2 of 2 runs); ringws@4 at most 0.12% (2 of 2 runs)" in md
     assert "Note: a note" in md and "Machine: test machine" in md
+    assert "clock ticks of 10 ms, 0.100 us per frame at 100,000 frames" in md
     assert "Warning" not in md
 
 
