@@ -5,12 +5,14 @@
 # usage: scripts/memory-figure.sh [--connections 10000] [--binary build/ringws] [--threads 1]
 #          [--port 0] [--runs 3] [--client build/bench/ringws-idle-clients] [--rate 2000]
 #          [--settle 3] [--source-ips 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4] [--app echo]
+#          [--server-args "--backend epoll"]
 #
 # Each run:
 #   1. creates the memory cgroup ringws-figure-<pid> (cgroup v1: /sys/fs/cgroup/memory/...,
 #      with TCP accounting switched on by writing memory.kmem.tcp.limit_in_bytes; cgroup v2:
 #      a child of the unified hierarchy);
-#   2. starts `BINARY --app APP --host 127.0.0.1 --port PORT --threads THREADS` inside it
+#   2. starts `BINARY --app APP --host 127.0.0.1 --port PORT --threads THREADS SERVER_ARGS`
+#      inside it (--server-args: more ringws arguments, split on white space)
 #      (the child joins the group before exec) and waits for its JSON log line with
 #      "event":"listening" and "port":N on stdout (with --port 0 the server picks the port);
 #   3. after --settle seconds reads the baseline: the server's VmRSS (/proc/PID/status) and
@@ -46,6 +48,7 @@ runs=3
 rate=2000
 settle=3
 app='echo'
+server_args=()
 source_ips=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4
 
 # Budgets (DESIGN.md section 1: 128 B of user space; the bare TCP socket's 3,630 B plus
@@ -74,6 +77,7 @@ while (($#)); do
     --settle) positive "$1" "${2-}"; settle=$2; shift 2 ;;
     --source-ips) source_ips=${2-}; shift 2 ;;
     --app) app=${2-}; shift 2 ;;
+    --server-args) read -r -a server_args <<< "${2-}"; shift 2 ;;
     -h | --help) usage ;;
     *) die "unknown argument '$1' (see --help)" 2 ;;
   esac
@@ -163,7 +167,7 @@ run_once() {
   local r=$1
   cg_setup "ringws-figure-$$" || exit 2
   : > "$tmp/server.out"
-  cg_exec "$binary" --app "$app" --host 127.0.0.1 --port "$port" --threads "$threads" \
+  cg_exec "$binary" --app "$app" --host 127.0.0.1 --port "$port" --threads "$threads" "${server_args[@]}" \
     > "$tmp/server.out" 2> "$tmp/server.err" &
   server_pid=$!
   local line listen_port
@@ -228,7 +232,7 @@ run_once() {
   log "run $r: user $user B, kernel $kernel B per connection (second half alone: $m_user B, $m_kernel B)"
 }
 
-log "$runs run(s) of $connections idle connections against $binary (--app $app --threads $threads)"
+log "$runs run(s) of $connections idle connections against $binary (--app $app --threads $threads${server_args[*]:+ ${server_args[*]}})"
 for ((r = 1; r <= runs; r++)); do run_once "$r"; done
 
 if [[ $CG_VERSION == 1 ]]; then
@@ -237,7 +241,7 @@ else
   slab_name="slab" tcp_name="sock"
 fi
 echo
-echo "Server memory per idle connection, $connections connections, cgroup v$CG_VERSION ($(uname -r))"
+echo "Server memory per idle connection, $connections connections, cgroup v$CG_VERSION ($(uname -r))${server_args[*]:+, server arguments: ${server_args[*]}}"
 printf '%-4s %9s %9s %9s | %12s %12s %14s %9s | %9s %9s\n' run user_B kernel_B total_B \
   "rss_delta" "${slab_name}_delta" "${tcp_name}_delta" "fds_delta" "2nd_user" "2nd_kern"
 r=0

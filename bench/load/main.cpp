@@ -64,6 +64,7 @@ struct Child {
   int fd = -1;       // reports from the worker
   int control = -1;  // commands to the worker (broadcast)
   bool ready = false, final = false, eof = false;
+  bool measured = false;  // echo with --phase-sync: its measured phase has ended
   Counters counters;
   Histogram rtt, handshake;
   std::string error;
@@ -98,6 +99,7 @@ bool pump(std::vector<Child>& kids, int timeout_ms, const EventFn& on_event) {
     if (!err.empty()) k.error = err;
     k.counters = h.counters;
     if (h.kind == ReportKind::kReady) k.ready = true;
+    if (h.kind == ReportKind::kMeasured) k.measured = true;
     if (h.kind == ReportKind::kEvent && on_event) on_event(who[i], h.event, h.event_id, h.event_ns);
     if (h.kind == ReportKind::kFinal) {
       k.final = true;
@@ -136,11 +138,62 @@ void send_command(Child& k, CommandKind kind, uint64_t value) {
   if (k.control >= 0 && !write_all(k.control, &c, sizeof c)) k.eof = true;
 }
 
+// --phase-sync: prints `line` on stdout, then waits for one line on stdin while reading the
+// workers' reports. EOF on stdin ends all waiting (the run goes on); so does --sync-timeout,
+// with a warning.
+void sync_point(const Options& o, std::vector<Child>& kids, const EventFn& on_event, const std::string& line) {
+  static std::string buf;
+  static bool stdin_eof = false;
+  std::printf("SYNC %s\n", line.c_str());
+  std::fflush(stdout);
+  const double until = now_s() + o.sync_timeout;
+  while (!g_stop && !stdin_eof) {
+    size_t nl = buf.find('\n');
+    if (nl != std::string::npos) {
+      buf.erase(0, nl + 1);
+      return;
+    }
+    if (now_s() > until) {
+      std::fprintf(stderr, "ringws-load: no line on stdin within --sync-timeout %g s; going on\n", o.sync_timeout);
+      return;
+    }
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    if (::poll(&p, 1, 20) > 0) {
+      char b[256];
+      ssize_t n = ::read(STDIN_FILENO, b, sizeof b);
+      if (n > 0) buf.append(b, size_t(n));
+      else if (n == 0 || (errno != EINTR && errno != EAGAIN)) stdin_eof = true;
+    }
+    pump(kids, 0, on_event);
+  }
+}
+
+// Broadcast: asks every worker for its counters and waits (at most 10 s) for the answers, so
+// that what follows reads counts as of now, not of the last periodic report.
+void sync_counters(std::vector<Child>& kids, const EventFn& on_event) {
+  for (Child& k : kids) {
+    k.ready = false;
+    send_command(k, CommandKind::kReport, 0);
+  }
+  const double until = now_s() + 10;
+  while (!g_stop && now_s() < until &&
+         !std::all_of(kids.begin(), kids.end(), [](const Child& k) { return k.ready || k.eof || k.final; }))
+    if (!pump(kids, 20, on_event)) break;
+}
+
+std::string counts_text(const Counters& c) {
+  char b[256];
+  std::snprintf(b, sizeof b, "clients=%" PRIu64 " sent=%" PRIu64 " received=%" PRIu64, c.open_now, c.msgs_sent,
+                c.msgs_received);
+  return b;
+}
+
 // Idle, echo and storm: workers run on their own; the parent prints READY (idle), ends the
 // hold, forwards signals.
 void run_plain(const Options& o, std::vector<Child>& kids, RunResult& r, Progress& prog) {
-  bool ready_printed = false, timed_out = false;
+  bool ready_printed = false, timed_out = false, go_sent = false;
   double ready_at = 0;
+  const bool sync = o.mode == Mode::kEcho && o.phase_sync;
   while (!std::all_of(kids.begin(), kids.end(), [](const Child& k) { return k.final || k.eof; })) {
     if (!pump(kids, 100, nullptr)) break;
     double t = now_s();
@@ -154,6 +207,18 @@ void run_plain(const Options& o, std::vector<Child>& kids, RunResult& r, Progres
       uint64_t unresolved = timed_out && o.connections > sum.opened + sum.failed ? o.connections - sum.opened - sum.failed : 0;
       std::printf("READY open=%" PRIu64 " failed=%" PRIu64 "\n", sum.open_now, sum.failed + unresolved);
       std::fflush(stdout);
+    }
+    if (sync && !go_sent && all_ready) {
+      go_sent = true;
+      sync_point(o, kids, nullptr, "connected " + counts_text(sum) + " failed=" + std::to_string(sum.failed));
+      for (Child& k : kids) send_command(k, CommandKind::kGo, 0);
+    }
+    if (sync && go_sent &&
+        std::all_of(kids.begin(), kids.end(), [](const Child& k) { return k.measured || k.final || k.eof; })) {
+      char b[128];
+      std::snprintf(b, sizeof b, " measured=%" PRIu64 " measure_s=%.6f", sum.measured, double(sum.measure_ns) / 1e9);
+      sync_point(o, kids, nullptr, "done " + counts_text(sum) + b);
+      break;  // the workers are told to stop and close
     }
     if (g_stop || (o.mode == Mode::kIdle && ready_printed && (sum.opened < o.connections || t - ready_at >= o.hold)))
       break;
@@ -231,6 +296,10 @@ void run_broadcast(const Options& o, std::vector<Child>& kids, RunResult& r, Pro
     step_hist.reset();
     step_done = 0;
     pending.clear();
+    sync_counters(kids, on_event);
+    const Counters at_start = sum_of(kids);
+    if (o.phase_sync)
+      sync_point(o, kids, on_event, "connected " + counts_text(at_start) + " step=" + std::to_string(r.steps.size() + 1));
     uint64_t sent = 0, timeouts = 0;
     const uint64_t t_step = now_ns(), step_limit = uint64_t(o.step_timeout * 1e9);
     while (!g_stop && step_done + timeouts < o.samples && now_ns() - t_step < step_limit) {
@@ -253,10 +322,15 @@ void run_broadcast(const Options& o, std::vector<Child>& kids, RunResult& r, Pro
       if (!pump(kids, 5, on_event)) break;
       prog.maybe_print(o, kids);
     }
-    r.total.measure_ns += now_ns() - t_step;
+    const uint64_t step_ns = now_ns() - t_step;
+    r.total.measure_ns += step_ns;
     if (g_stop) break;  // an interrupted step is not a result
+    sync_counters(kids, on_event);
+    const Counters at_end = sum_of(kids);
     BroadcastStep st;
-    st.clients = sum_of(kids).open_now;
+    st.delivered = at_end.broadcasts_received - at_start.broadcasts_received;
+    st.results = at_end.results_received - at_start.results_received;
+    st.clients = at_end.open_now;
     st.samples = step_done;
     st.timeouts = timeouts + (o.samples - std::min<uint64_t>(o.samples, step_done + timeouts));
     st.p50_ns = step_hist.percentile(50);
@@ -265,6 +339,13 @@ void run_broadcast(const Options& o, std::vector<Child>& kids, RunResult& r, Pro
     st.max_ns = step_hist.max();
     st.passed = st.timeouts == 0 && double(st.percentile_ns) / 1e6 <= o.limit_ms;
     r.steps.push_back(st);
+    if (o.phase_sync) {
+      char b[192];
+      std::snprintf(b, sizeof b, " step=%zu completed=%" PRIu64 " timeouts=%" PRIu64 " delivered=%" PRIu64
+                    " results=%" PRIu64 " measure_s=%.6f", r.steps.size(), st.samples, st.timeouts, st.delivered,
+                    st.results, double(step_ns) / 1e9);
+      sync_point(o, kids, on_event, "done " + counts_text(at_end) + b);
+    }
     if (!o.quiet)
       std::fprintf(stderr, "[%6.1fs] broadcast clients=%" PRIu64 " p%g=%.1fms max=%.1fms %s\n", now_s() - prog.t0,
                    st.clients, o.percentile, double(st.percentile_ns) / 1e6, double(st.max_ns) / 1e6,

@@ -41,6 +41,12 @@ const char* const kUsage =
     "  --step-timeout SEC      broadcast: time allowed for one step's samples (default 60)\n"
     "  --max-message BYTES     largest server message accepted (default 16 MiB)\n"
     "  --json FILE             write every figure and setting as JSON\n"
+    "  --phase-sync            echo, broadcast: print 'SYNC connected ...' when the clients are open\n"
+    "                          and 'SYNC done ...' when the measured phase (each broadcast step)\n"
+    "                          has ended, each on stdout, and after each wait for a line on stdin\n"
+    "                          (EOF: stop waiting), so that a script can sample the server over\n"
+    "                          exactly that phase\n"
+    "  --sync-timeout SEC      longest wait for that line; then the run goes on (default 300)\n"
     "  --quiet                 no progress line on stderr\n"
     "  --help                  this text\n";
 
@@ -242,6 +248,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
       o.tcp_nodelay = false;
       continue;
     }
+    if (flag == "--phase-sync") {
+      o.phase_sync = true;
+      continue;
+    }
     if (!flag.starts_with("--")) {
       error = "unexpected argument '" + std::string(flag) + "'";
       return std::nullopt;
@@ -285,6 +295,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
     else if (flag == "--limit-ms") ok = parse_real(v, o.limit_ms, 0.001, 3.6e6);
     else if (flag == "--step-timeout") ok = parse_real(v, o.step_timeout, 0.1, 86400);
     else if (flag == "--max-message") ok = parse_int<uint64_t>(v, o.max_message, 125, uint64_t{1} << 32);
+    else if (flag == "--sync-timeout") ok = parse_real(v, o.sync_timeout, 0.001, 86400);
     else if (flag == "--json") o.json_path = v;
     else {
       error = "unknown option " + std::string(flag);
@@ -311,6 +322,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   }
   if (o.mode == Mode::kEcho && o.protocol == Protocol::kRaw && o.size < 16) {
     error = "--size must be at least 16 for raw echo (sequence number and timestamp)";
+    return std::nullopt;
+  }
+  if (o.phase_sync && o.mode != Mode::kEcho && o.mode != Mode::kBroadcast) {
+    error = "--phase-sync is for echo and broadcast (the modes with a measured phase)";
     return std::nullopt;
   }
   if (o.mode == Mode::kBroadcast && o.step > o.max_clients) {

@@ -58,6 +58,11 @@ struct Options {
   std::string json_path;
   bool quiet = false;
   bool tcp_nodelay = true;
+  /// echo, broadcast: print "SYNC connected ..." once the clients are open and "SYNC done ..."
+  /// once the measured phase has ended (each broadcast step), and after each wait for a line
+  /// on stdin, so that a script can sample the server over exactly that phase.
+  bool phase_sync = false;
+  double sync_timeout = 300;       ///< longest wait for stdin's line; then the run goes on
 };
 
 /// Parses argv (without the program name is NOT expected: pass argc/argv as main got them).

@@ -25,6 +25,8 @@ void Counters::add(const Counters& o) {
   bytes_received += o.bytes_received;
   pings_received += o.pings_received;
   bad_replies += o.bad_replies;
+  broadcasts_received += o.broadcasts_received;
+  results_received += o.results_received;
   measured += o.measured;
   // Workers measure at the same time: the phase lasts as long as the longest one.
   if (o.measure_ns > measure_ns) measure_ns = o.measure_ns;
@@ -157,6 +159,7 @@ std::string to_json(const RunResult& r) {
   j.real("step_timeout_s", o.step_timeout);
   j.num("max_message", o.max_message);
   j.boolean("tcp_nodelay", o.tcp_nodelay);
+  j.boolean("phase_sync", o.phase_sync);
   j.close();
   const Counters& c = r.total;
   j.open("counts");
@@ -176,6 +179,8 @@ std::string to_json(const RunResult& r) {
   j.num("bytes_received", c.bytes_received);
   j.num("pings_received", c.pings_received);
   j.num("bad_replies", c.bad_replies);
+  j.num("broadcasts_received", c.broadcasts_received);
+  j.num("broadcast_results_received", c.results_received);
   j.close();
   j.num("workers_reported", r.workers_reported);
   j.real("elapsed_s", r.elapsed_s);
@@ -200,6 +205,8 @@ std::string to_json(const RunResult& r) {
       j.real("percentile_ms", double(s.percentile_ns) / 1e6);
       j.real("max_ms", double(s.max_ns) / 1e6);
       j.boolean("passed", s.passed);
+      j.num("delivered", s.delivered);
+      j.num("results", s.results);
       j.close();
     }
     j.close_array();

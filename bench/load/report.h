@@ -30,6 +30,8 @@ struct Counters {
   uint64_t bytes_received = 0;
   uint64_t pings_received = 0;
   uint64_t bad_replies = 0;       ///< echo: a reply whose content or size was not what was sent
+  uint64_t broadcasts_received = 0;  ///< broadcast: {"type":"broadcast"} messages received
+  uint64_t results_received = 0;     ///< broadcast: {"type":"broadcastResult"} messages received
   uint64_t measured = 0;          ///< latency samples recorded (echo replies, broadcasts)
   uint64_t measure_ns = 0;        ///< length of the measurement phase
   uint64_t connect_phase_ns = 0;  ///< time from start until every connection was resolved
@@ -43,6 +45,8 @@ struct BroadcastStep {
   uint64_t timeouts = 0;  ///< broadcasts that did not reach every client in time
   uint64_t p50_ns = 0, p95_ns = 0, percentile_ns = 0, max_ns = 0;
   bool passed = false;
+  uint64_t delivered = 0;  ///< broadcast messages the clients received during the step
+  uint64_t results = 0;    ///< broadcastResult messages the senders received during the step
 };
 
 struct RunResult {

@@ -99,6 +99,7 @@ class Worker final : public ClientEngine {
   uint64_t target_ = 0;
   bool awaiting_ready_ = false;
   bool parent_gone_ = false;
+  bool go_ = false;  // echo with --phase-sync: the parent said start
   std::string control_buf_;
 };
 
@@ -152,6 +153,8 @@ void Worker::on_message(uint32_t slot, WsOp op, std::span<const uint8_t> p) {
   }
   if (o_.mode == Mode::kBroadcast) {
     std::string_view type = json_type(text);
+    if (type == "broadcast") c_.broadcasts_received++;
+    else if (type == "broadcastResult") c_.results_received++;
     uint64_t id = 0;
     if (!json_uint(text, "id", id)) return;
     if (type == "broadcast") {
@@ -208,15 +211,19 @@ int Worker::run_forked() {
   }
   uint64_t t_measure = 0, t_end_sending = 0;
   const bool echo = o_.mode == Mode::kEcho, storm = o_.mode == Mode::kStorm;
+  const bool sync = echo && o_.phase_sync;
+  if (sync && !watch_fd(spec_.control_fd)) return 1;
+  bool echo_started = false;
   uint64_t echo_sent_by_rate = 0;
   size_t rr = 0;
   // Bound every phase: a worker stops by itself even if the parent never signals it.
-  const uint64_t hard_end = t_start + secs_to_ns(o_.connect_timeout + o_.hold + o_.duration + 60);
+  const uint64_t hard_end =
+      t_start + secs_to_ns(o_.connect_timeout + o_.hold + o_.duration + 60 + (sync ? 2 * o_.sync_timeout : 0));
   if (storm) {
     measuring_ = true;
     t_measure = t_start;
   }
-  while (!g_stop && now_ < hard_end) {
+  while (!g_stop && !parent_gone_ && now_ < hard_end) {
     // Start connections at this worker's share of the rate (echo: as fast as allowed).
     double elapsed = double(now_ - t_start) / 1e9;
     if (storm) {
@@ -250,12 +257,13 @@ int Worker::run_forked() {
       ready_sent = true;
       c_.connect_phase_ns = now_ - t_start;
       report(ReportKind::kReady);
-      if (echo) {
-        measuring_ = sending_ = true;
-        t_measure = now_;
-        if (o_.rate == 0)
-          for (uint32_t s : std::vector<uint32_t>(open_list_)) echo_send(s);
-      }
+    }
+    // With --phase-sync the measured phase waits for the parent's go-ahead.
+    if (echo && ready_sent && !echo_started && (!sync || go_)) {
+      echo_started = measuring_ = sending_ = true;
+      t_measure = now_;
+      if (o_.rate == 0)
+        for (uint32_t s : std::vector<uint32_t>(open_list_)) echo_send(s);
     }
     if (echo && sending_) {
       if (o_.rate > 0 && !open_list_.empty()) {
@@ -271,7 +279,10 @@ int Worker::run_forked() {
       if (done) {
         c_.measure_ns = now_ - t_measure;
         measuring_ = sending_ = false;
-        break;
+        if (!sync) break;
+        // Hold the connections (replies still in flight are read, not measured) until the
+        // parent says stop, so that the script samples the server before any close.
+        report(ReportKind::kMeasured);
       }
     }
     if (now_ - last_report >= 250'000'000) {
@@ -322,6 +333,10 @@ bool Worker::read_commands() {
         awaiting_ready_ = true;
       } else if (cmd.kind == CommandKind::kSend) {
         broadcast_send(cmd.value);
+      } else if (cmd.kind == CommandKind::kReport) {
+        report(ReportKind::kReady);
+      } else if (cmd.kind == CommandKind::kGo) {
+        go_ = true;
       } else if (cmd.kind == CommandKind::kStop) {
         return false;
       }

@@ -22,8 +22,10 @@ struct WorkerSpec {
   int control_fd = -1;        ///< broadcast: commands from the parent (non-blocking)
 };
 
-/// Broadcast commands, parent to worker, fixed size (atomic on a pipe).
-enum class CommandKind : uint64_t { kConnect = 1, kSend = 2, kStop = 3 };
+/// Commands, parent to worker, fixed size (atomic on a pipe). Broadcast: kConnect, kSend,
+/// kReport (answer with a kReady report holding the current counters), kStop. Echo with
+/// --phase-sync: kGo (start the measured phase), kStop.
+enum class CommandKind : uint64_t { kConnect = 1, kSend = 2, kStop = 3, kReport = 4, kGo = 5 };
 struct Command {
   CommandKind kind;
   uint64_t value;  ///< kConnect: clients this worker should hold; kSend: broadcast id
@@ -31,7 +33,9 @@ struct Command {
 
 /// Pipe records, worker to parent: a header, `error_len` bytes of text, and for kFinal the
 /// two histograms (counts, then min, max, sum).
-enum class ReportKind : uint32_t { kProgress = 1, kReady = 2, kFinal = 3, kEvent = 4 };
+/// kMeasured: echo with --phase-sync, the measured phase has ended (the connections stay open
+/// until kStop).
+enum class ReportKind : uint32_t { kProgress = 1, kReady = 2, kFinal = 3, kEvent = 4, kMeasured = 5 };
 /// Broadcast events: a worker sent broadcast `id`, all its clients received it, or its
 /// sender got the broadcastResult; with the CLOCK_MONOTONIC time (shared by all processes).
 enum class EventKind : uint32_t { kNone = 0, kSent = 1, kLocalDone = 2, kResult = 3 };

@@ -1,7 +1,8 @@
 """scripts/density.sh: memory per idle WebSocket connection against the number of connections.
 
-Starts the server (ringws by default, or Node's ws peer) inside a memory cgroup of its own, or
-measures one already running (--pid and --url), then steps the number of idle connections
+Starts the server (ringws by default, with --server-args, or one ringws per --config
+NAME='ARGS', or Node's ws peer) inside a memory cgroup of its own, or measures one already
+running (--pid and --url), then steps the number of idle connections
 through a list, holding them open with ringws-idle-clients processes (each under the
 20,000 open-files limit, spread over several 127.0.0.x source addresses against port
 exhaustion). At each step it samples the server's RSS and PSS, what its cgroup is charged
@@ -26,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import density_report as report  # noqa: E402
+import server_probe as probe  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 PER_CLIENT = 15000          # connections per client process (its open-files limit is 20,000)
@@ -176,8 +178,9 @@ def stop(proc, timeout=30):
 class Run:
     """One server measured over the steps."""
 
-    def __init__(self, args, name, tmp):
-        self.args, self.name, self.tmp = args, name, tmp
+    def __init__(self, args, name, tmp, kind="ringws", extra=""):
+        """`kind`: ringws or node-ws; `extra`: more ringws arguments (--config, --server-args)."""
+        self.args, self.name, self.tmp, self.kind, self.extra = args, name, tmp, kind, extra
         self.server = None
         self.cgroup = None
         self.clients = []
@@ -192,10 +195,10 @@ class Run:
         self.cgroup = Cgroup(f"ringws-density-{os.getpid()}-{self.name}", self.args.t3medium)
         out = open(self.tmp / f"{self.name}.out", "w")
         err = open(self.tmp / f"{self.name}.err", "w")
-        if self.name == "ringws":
+        if self.kind == "ringws":
             threads = self.args.threads or max(2, math.ceil(self.args.max / 19000))
             cmd = [str(self.args.binary), "--app", "echo", "--host", "127.0.0.1", "--port", "0",
-                   "--threads", str(threads), "--drain-seconds", "1"]
+                   "--threads", str(threads), "--drain-seconds", "1", *shlex.split(self.extra)]
         else:
             peer = REPO / "bench" / "peers" / "node-ws"
             if not (peer / "node_modules" / "ws").exists():
@@ -292,6 +295,11 @@ def main():
     ap.add_argument("--steps", help="comma-separated connection counts (default: 0,10k,20k,40k,... up to --max)")
     ap.add_argument("--server", choices=["ringws", "node-ws"], default="ringws", help="server to start (default ringws)")
     ap.add_argument("--compare", choices=["node-ws"], help="measure this server too, in the same run, and print ratios")
+    ap.add_argument("--server-args", default="", help="extra ringws arguments, e.g. \"--backend epoll\" "
+                    "(added to every --config)")
+    ap.add_argument("--config", action="append", default=[], metavar="NAME='ARGS'",
+                    help="a ringws configuration, named NAME in the tables (repeatable; e.g. "
+                         "--config io_uring='--backend io_uring' --config epoll='--backend epoll')")
     ap.add_argument("--binary", default=str(REPO / "build" / "ringws"))
     ap.add_argument("--client", default=str(REPO / "build" / "bench" / "ringws-idle-clients"))
     ap.add_argument("--threads", type=int, default=0, help="ringws reactors (default: enough tables for --max)")
@@ -316,21 +324,33 @@ def main():
     tmp = out / "logs"
     tmp.mkdir(exist_ok=True)
 
-    servers = [args.server] + ([args.compare] if args.compare and args.compare != args.server else [])
+    try:
+        ringws = [(n, "ringws", " ".join(filter(None, [a, args.server_args])))
+                  for n, a in [probe.parse_named(c, "--config") for c in args.config] or [("ringws", "")]]
+    except ValueError as e:
+        raise SystemExit(f"density: {e}")
+    node = [("node-ws", "node-ws", "")]
+    servers = ringws if args.server == "ringws" else node
+    if args.compare == "node-ws" and args.server != "node-ws":
+        servers = servers + node
+    if args.server == "node-ws" and args.config:
+        servers = servers + ringws
+    if len({n for n, _, _ in servers}) != len(servers):
+        raise SystemExit(f"density: two servers share a name: {[n for n, _, _ in servers]}")
     rows_by_server, fits, notes = {}, {}, []
-    for name in servers:
-        run = Run(args, name, tmp)
-        if name != servers[0]:
+    for name, kind, extra in servers:
+        run = Run(args, name, tmp, kind, extra)
+        if name != servers[0][0]:
             run.pid, run.url = None, None  # --pid/--url name the first server only
         server_steps = steps
-        if name == "node-ws" and max(steps) > NODE_MAX:
+        if kind == "node-ws" and max(steps) > NODE_MAX:
             # ringws's direct descriptors escape the process's file table; Node's sockets do not.
             server_steps = [n for n in steps if n <= NODE_MAX] + ([NODE_MAX] if NODE_MAX not in steps else [])
             notes.append(f"node-ws: measured up to {NODE_MAX:,} connections (its open-files limit here)")
             log(notes[-1])
         rows = run.measure(server_steps)
         rows_by_server[name] = rows
-        if args.pid and not args.cgroup and name == servers[0]:
+        if args.pid and not args.cgroup and name == servers[0][0]:
             notes.append(f"{name}: no cgroup given, kernel figures are 0")
         if args.t3medium:
             last = rows[-1]
@@ -348,7 +368,7 @@ def main():
                                                      notes if not args.t3medium else None))
     print((out / "summary.md").read_text())
     print(f"files: {out}/density.csv {out}/density.png {out}/summary.md")
-    print(report.summary_line(fits[servers[0]]))
+    print(report.summary_line(fits[servers[0][0]]))
 
 
 if __name__ == "__main__":

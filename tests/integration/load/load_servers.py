@@ -149,3 +149,31 @@ def established(port):
     out = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} )"],
                          capture_output=True, text=True, check=True).stdout
     return sum(1 for line in out.splitlines() if line.strip())
+
+
+class SyncedLoad:
+    """ringws-load with --phase-sync: stdin and stdout are pipes; `next_sync()` returns the
+    next "SYNC ..." line as (phase, {key: int or float}) and `go()` lets the run go on."""
+
+    def __init__(self, mode, url, *args, json_path):
+        cmd = [str(load_bin()), mode, "--url", url, "--json", str(json_path), "--quiet", "--phase-sync",
+               "--sync-timeout", "30", *map(str, args)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, bufsize=1)
+
+    def next_sync(self):
+        for line in self.proc.stdout:  # bounded by --sync-timeout and the tool's own deadlines
+            if line.startswith("SYNC "):
+                phase, *pairs = line.split()[1:]
+                return phase, {k: (float(v) if "." in v else int(v)) for k, v in (p.split("=", 1) for p in pairs)}
+        raise AssertionError("ringws-load ended without another SYNC line: " + self.proc.stderr.read())
+
+    def go(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=60):
+        self.proc.stdin.close()
+        rest = self.proc.stdout.read()
+        self.proc.wait(timeout)
+        return rest

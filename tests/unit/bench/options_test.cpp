@@ -116,6 +116,23 @@ TEST(LoadOptions, AllFlagsParse) {
   EXPECT_EQ(o->max_message, 4096u);
 }
 
+TEST(LoadOptions, PhaseSyncForEchoAndBroadcast) {
+  std::string err;
+  auto bc = parse({"broadcast", "--url", "ws://h/", "--step", "3000", "--max", "3000", "--samples", "400",
+                   "--phase-sync", "--sync-timeout", "90"},
+                  err);
+  ASSERT_TRUE(bc) << err;
+  EXPECT_TRUE(bc->phase_sync);
+  EXPECT_DOUBLE_EQ(bc->sync_timeout, 90);
+  auto echo = parse({"echo", "--url", "ws://h/", "--phase-sync"}, err);
+  ASSERT_TRUE(echo) << err;
+  EXPECT_TRUE(echo->phase_sync);
+  EXPECT_DOUBLE_EQ(echo->sync_timeout, 300);  // the default
+  auto plain = parse({"echo", "--url", "ws://h/"}, err);
+  ASSERT_TRUE(plain) << err;
+  EXPECT_FALSE(plain->phase_sync);
+}
+
 TEST(LoadOptions, BadArgumentsGiveAClearMessage) {
   struct Case {
     std::vector<std::string> args;
@@ -137,6 +154,9 @@ TEST(LoadOptions, BadArgumentsGiveAClearMessage) {
       {{"broadcast", "--url", "ws://h/", "--step", "500", "--max", "100"}, "--step"},
       {{"idle", "--url", "ws://h/", "--connections", "2", "--workers", "3"}, "--workers"},
       {{"idle", "--url", "ws://h/", "--source-ips", "1.2.3"}, "IPv4"},
+      {{"idle", "--url", "ws://h/", "--phase-sync"}, "--phase-sync"},
+      {{"storm", "--url", "ws://h/", "--phase-sync"}, "--phase-sync"},
+      {{"echo", "--url", "ws://h/", "--sync-timeout", "0"}, "--sync-timeout"},
   };
   for (const Case& c : cases) {
     std::string err;

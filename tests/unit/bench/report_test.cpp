@@ -41,7 +41,10 @@ TEST(LoadReport, CountersAddAcrossWorkers) {
   a.opened = 3;
   a.failed = 1;
   a.measure_ns = 5;
+  a.broadcasts_received = 10;
   b.opened = 4;
+  b.broadcasts_received = 5;
+  b.results_received = 1;
   b.closed_by_server = 2;
   b.measure_ns = 9;
   a.add(b);
@@ -49,6 +52,8 @@ TEST(LoadReport, CountersAddAcrossWorkers) {
   EXPECT_EQ(a.failed, 1u);
   EXPECT_EQ(a.closed_by_server, 2u);
   EXPECT_EQ(a.measure_ns, 9u);  // workers run side by side: the longest phase
+  EXPECT_EQ(a.broadcasts_received, 15u);
+  EXPECT_EQ(a.results_received, 1u);
 }
 
 TEST(LoadReport, JsonHoldsEveryFigureAndSetting) {
@@ -86,8 +91,10 @@ TEST(LoadReport, BroadcastStepsAndCapacity) {
   r.options.mode = Mode::kBroadcast;
   r.options.url_text = "ws://h/";
   r.steps.push_back({1000, 20, 0, 5'000'000, 9'000'000, 9'000'000, 12'000'000, true});
-  r.steps.push_back({2000, 20, 1, 400'000'000, 700'000'000, 700'000'000, 800'000'000, false});
+  r.steps.push_back({2000, 20, 1, 400'000'000, 700'000'000, 700'000'000, 800'000'000, false, 38'000, 19});
   r.broadcast_capacity = 1000;
+  r.total.broadcasts_received = 20'000 + 38'000;
+  r.total.results_received = 39;
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   std::string text = to_json(r);
@@ -97,6 +104,11 @@ TEST(LoadReport, BroadcastStepsAndCapacity) {
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_EQ(bool(steps.at(1)["passed"]), false);
   EXPECT_NEAR(double(steps.at(1)["percentile_ms"]), 700.0, 1e-9);
+  EXPECT_EQ(uint64_t(steps.at(1)["delivered"]), 38'000u);
+  EXPECT_EQ(uint64_t(steps.at(1)["results"]), 19u);
+  EXPECT_EQ(uint64_t(doc["counts"]["broadcasts_received"]), 58'000u);
+  EXPECT_EQ(uint64_t(doc["counts"]["broadcast_results_received"]), 39u);
+  EXPECT_EQ(bool(doc["settings"]["phase_sync"]), false);
   std::string human = to_text(r);
   EXPECT_NE(human.find("1000 clients at p95 <= 500 ms"), std::string::npos) << human;
   EXPECT_NE(human.find("FAIL"), std::string::npos) << human;
