@@ -66,6 +66,7 @@ class EpollBackend final : public Backend {
   int wake_fd_ = -1;
   int spare_fd_ = -1;  ///< given up to accept (and refuse) one client when out of descriptors
   std::vector<uint8_t> buffer_;
+  std::vector<uint8_t> send_scratch_;  ///< small gathers are copied here and sent whole
   std::vector<epoll_event> events_;
   std::vector<ConnId> unread_;  ///< edge-triggered connections left readable (fairness cap)
   std::vector<ConnId> retry_;

@@ -22,6 +22,7 @@ constexpr uint16_t kBufferGroup = 0;
 constexpr size_t kCqeBatch = 256;
 constexpr size_t kMaxSendsPerSubmit = 1024;
 constexpr size_t kMaxIovsPerSubmit = 16384;
+constexpr int kReceiveRounds = 4;  // submit-and-harvest rounds per iteration for fresh receives
 
 // This backend's bits in Connection::backend_flags.
 enum UringFlag : uint8_t {
@@ -125,11 +126,20 @@ void UringBackend::run() {
     engine_.begin_iteration(monotonic_ns());
     // Harvest a batch, hand the CQ slots back, then act (STYLE.md habit 4): handlers may
     // submit, and submissions may need the CQ space.
-    unsigned n;
-    while ((n = io_uring_peek_batch_cqe(&ring_, batch, kCqeBatch)) > 0) {
-      for (unsigned i = 0; i < n; ++i) copies[i] = *batch[i];
-      io_uring_cq_advance(&ring_, n);
-      for (unsigned i = 0; i < n; ++i) handle(copies[i]);
+    // Readiness seen here is read here too: the receives it asked for are submitted at
+    // once (they complete inline, MSG_DONTWAIT) and their bytes handled before the
+    // iteration ends, so that what arrived together is answered by one send (as epoll
+    // reads in the iteration that reports readiness).
+    for (int round = 0; round < kReceiveRounds; ++round) {
+      recvs_submitted_ = 0;
+      unsigned n;
+      while ((n = io_uring_peek_batch_cqe(&ring_, batch, kCqeBatch)) > 0) {
+        for (unsigned i = 0; i < n; ++i) copies[i] = *batch[i];
+        io_uring_cq_advance(&ring_, n);
+        for (unsigned i = 0; i < n; ++i) handle(copies[i]);
+      }
+      if (recvs_submitted_ == 0) break;
+      if (io_uring_submit(&ring_) >= 0) msgs_used_ = iovs_used_ = 0;
     }
     // Receives that found the buffer ring empty retry once buffers came back.
     buffers_.publish();
@@ -314,6 +324,7 @@ void UringBackend::submit_recv(Connection& c, ConnId id) {
   io_uring_sqe_set_data64(sqe, encode_conn(Op::kRecv, id.index, id.generation));
   c.backend_flags = static_cast<uint8_t>((c.backend_flags | kRecvInFlight) & ~kRecvAgain);
   ++c.ops_in_flight;
+  ++recvs_submitted_;
 }
 
 void UringBackend::on_poll(Connection& c, ConnId id, const io_uring_cqe& cqe) {

@@ -81,6 +81,7 @@ class UringBackend final : public Backend {
   bool listening_ = true;
   bool lookup_peers_ = false;   ///< a setting needs peer addresses and the kernel can give them
   bool stopping_ = false;
+  uint32_t recvs_submitted_ = 0;  ///< receives prepared in this harvesting round
 
   // sendmsg headers and their iovecs, valid until the next submission (SUBMIT_STABLE).
   std::vector<msghdr> msgs_;
