@@ -129,8 +129,12 @@ void ClientEngine::fail(uint32_t slot, uint64_t Counters::*why, const std::strin
 
 void ClientEngine::lost(uint32_t slot) {
   ClientConn& c = conns_[slot];
-  if (c.state == ConnState::kClosing) c_.closed_by_client++;
-  else c_.closed_by_server++;
+  if (c.state == ConnState::kClosing) {
+    c_.closed_by_client++;
+  } else {
+    c_.closed_by_server++;
+    closed_after_.record(now_ - c.t0);
+  }
   destroy(slot);
 }
 
@@ -272,6 +276,7 @@ void ClientEngine::on_readable(uint32_t slot) {
     if (c.state == ConnState::kHandshake)
       return fail(slot, &Counters::failed_handshake, n == 0 ? "server closed during the handshake"
                                                             : std::string("recv: ") + strerror(errno));
+    if (c.state == ConnState::kOpen) c_.closed_no_frame++;
     return lost(slot);
   }
   c_.bytes_received += uint64_t(n);
@@ -281,7 +286,11 @@ void ClientEngine::on_readable(uint32_t slot) {
     c.in->append(read_buf_.data(), size_t(n));
     HandshakeResult h = parse_upgrade_response(*c.in, *c.key);
     if (h.status == ParseStatus::kNeedMore) return;
-    if (h.status == ParseStatus::kError) return fail(slot, &Counters::failed_handshake, "handshake: " + h.error);
+    if (h.status == ParseStatus::kError) {
+      if (h.http_status == 503) c_.http_503++;
+      else if (h.http_status) c_.http_other++;
+      return fail(slot, &Counters::failed_handshake, "handshake: " + h.error);
+    }
     std::string rest = c.in->substr(h.consumed);
     c.in.reset();
     c.key.reset();
@@ -345,6 +354,7 @@ bool ClientEngine::handle_frame(uint32_t slot, const FrameHeader& h, std::span<c
         c_.protocol_errors++;
         last_error_ = "1-byte close payload from server";
       } else if (!c.sent_close) {
+        c_.count_close(code);
         // Answer with the same code (none if it sent none), then close the socket: the
         // server has already stopped sending, so nothing is lost.
         uint8_t p[2] = {uint8_t(code >> 8), uint8_t(code)};

@@ -28,6 +28,7 @@ uint64_t now_ns();  ///< CLOCK_MONOTONIC, shared by all processes of a run
 /// Resolves the URL's host once per run; false with `error` set when it does not resolve.
 bool resolve_target(const Options& o, std::string& error);
 
+
 enum class ConnState : uint8_t { kFree, kConnecting, kHandshake, kOpen, kClosing };
 
 // One client connection. Buffers are heap strings that exist only while needed (a partial
@@ -100,6 +101,7 @@ class ClientEngine {
   const Options& o_;
   Counters c_;
   Histogram handshake_;  ///< connect() to a checked 101
+  Histogram closed_after_;  ///< connect() to a close the server started
   std::string last_error_;
   uint64_t now_ = 0;         ///< cached once per loop turn
   uint64_t connecting_ = 0;  ///< in kConnecting or kHandshake

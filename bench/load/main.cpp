@@ -65,7 +65,7 @@ struct Child {
   int control = -1;  // commands to the worker (broadcast)
   bool ready = false, final = false, eof = false;
   Counters counters;
-  Histogram rtt, handshake;
+  Histogram rtt, handshake, closed_after;
   std::string error;
 };
 
@@ -101,7 +101,9 @@ bool pump(std::vector<Child>& kids, int timeout_ms, const EventFn& on_event) {
     if (h.kind == ReportKind::kEvent && on_event) on_event(who[i], h.event, h.event_id, h.event_ns);
     if (h.kind == ReportKind::kFinal) {
       k.final = true;
-      if (!read_histogram(k.fd, k.rtt) || !read_histogram(k.fd, k.handshake)) k.eof = true;
+      static_assert(kFinalHistograms == 3);
+      if (!read_histogram(k.fd, k.rtt) || !read_histogram(k.fd, k.handshake) || !read_histogram(k.fd, k.closed_after))
+        k.eof = true;
     }
   }
   return true;
@@ -410,6 +412,7 @@ int main(int argc, char** argv) {
     r.total.add(k.counters);
     r.rtt.merge(k.rtt);
     r.handshake.merge(k.handshake);
+    r.closed_after.merge(k.closed_after);
     if (k.final) r.workers_reported++;
     if (!k.error.empty() && r.last_error.empty()) r.last_error = k.error;
   }

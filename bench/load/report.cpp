@@ -26,9 +26,27 @@ void Counters::add(const Counters& o) {
   pings_received += o.pings_received;
   bad_replies += o.bad_replies;
   measured += o.measured;
+  http_503 += o.http_503;
+  http_other += o.http_other;
+  close_1008 += o.close_1008;
+  close_1009 += o.close_1009;
+  close_1011 += o.close_1011;
+  close_1013 += o.close_1013;
+  close_other += o.close_other;
+  closed_no_frame += o.closed_no_frame;
   // Workers measure at the same time: the phase lasts as long as the longest one.
   if (o.measure_ns > measure_ns) measure_ns = o.measure_ns;
   if (o.connect_phase_ns > connect_phase_ns) connect_phase_ns = o.connect_phase_ns;
+}
+
+void Counters::count_close(uint16_t code) {
+  switch (code) {
+    case 1008: close_1008++; break;
+    case 1009: close_1009++; break;
+    case 1011: close_1011++; break;
+    case 1013: close_1013++; break;
+    default: close_other++; break;
+  }
 }
 
 double msgs_per_second(const RunResult& r) {
@@ -176,6 +194,16 @@ std::string to_json(const RunResult& r) {
   j.num("bytes_received", c.bytes_received);
   j.num("pings_received", c.pings_received);
   j.num("bad_replies", c.bad_replies);
+  j.num("http_503", c.http_503);
+  j.num("http_other", c.http_other);
+  j.num("closed_no_frame", c.closed_no_frame);
+  j.close();
+  j.open("close_codes");  // the server's close frames, by code
+  j.num("1008", c.close_1008);
+  j.num("1009", c.close_1009);
+  j.num("1011", c.close_1011);
+  j.num("1013", c.close_1013);
+  j.num("other", c.close_other);
   j.close();
   j.num("workers_reported", r.workers_reported);
   j.real("elapsed_s", r.elapsed_s);
@@ -188,6 +216,7 @@ std::string to_json(const RunResult& r) {
   j.boolean("interrupted", r.interrupted);
   latency(j, "rtt", r.rtt);
   latency(j, "handshake", r.handshake);
+  latency(j, "closed_after", r.closed_after);
   if (o.mode == Mode::kBroadcast) {
     j.open_array("steps");
     for (const BroadcastStep& s : r.steps) {
@@ -264,6 +293,21 @@ std::string to_text(const RunResult& r) {
     }
     std::snprintf(b, sizeof b, "  broadcast: %" PRIu64 " clients at p%g <= %g ms\n", r.broadcast_capacity, o.percentile,
                   o.limit_ms);
+    s += b;
+  }
+  if (c.http_503 || c.http_other || c.close_1008 || c.close_1009 || c.close_1011 || c.close_1013 || c.close_other ||
+      c.closed_no_frame) {
+    std::snprintf(b, sizeof b,
+                  "  server answers: http 503 %" PRIu64 ", other http %" PRIu64 "; close 1008 %" PRIu64 ", 1009 %" PRIu64
+                  ", 1011 %" PRIu64 ", 1013 %" PRIu64 ", other %" PRIu64 ", no close frame %" PRIu64 "\n",
+                  c.http_503, c.http_other, c.close_1008, c.close_1009, c.close_1011, c.close_1013, c.close_other,
+                  c.closed_no_frame);
+    s += b;
+  }
+  if (r.closed_after.count()) {
+    std::snprintf(b, sizeof b, "  closed by the server after (s): min %.2f  p50 %.2f  max %.2f  (n=%" PRIu64 ")\n",
+                  double(r.closed_after.min()) / 1e9, double(r.closed_after.percentile(50)) / 1e9,
+                  double(r.closed_after.max()) / 1e9, r.closed_after.count());
     s += b;
   }
   if (!r.last_error.empty()) s += "  last error: " + r.last_error + "\n";

@@ -33,8 +33,19 @@ struct Counters {
   uint64_t measured = 0;          ///< latency samples recorded (echo replies, broadcasts)
   uint64_t measure_ns = 0;        ///< length of the measurement phase
   uint64_t connect_phase_ns = 0;  ///< time from start until every connection was resolved
+  // What the server answered.
+  uint64_t http_503 = 0;          ///< HTTP 503 answers instead of a 101 (shed or refused)
+  uint64_t http_other = 0;        ///< other HTTP answers instead of a 101 (408, 431, ...)
+  uint64_t close_1008 = 0;        ///< server close frames by code: policy (slow consumer)
+  uint64_t close_1009 = 0;        ///< message too big
+  uint64_t close_1011 = 0;        ///< internal error
+  uint64_t close_1013 = 0;        ///< try again later (memory pressure)
+  uint64_t close_other = 0;       ///< any other code, or none
+  uint64_t closed_no_frame = 0;   ///< the server ended TCP (EOF, RST) without a close frame
 
   void add(const Counters& o);
+  /// Counts a close frame from the server by its code (1005: it had none).
+  void count_close(uint16_t code);
 };
 
 struct BroadcastStep {
@@ -51,6 +62,7 @@ struct RunResult {
   Counters total;
   Histogram rtt;        ///< echo: per message; broadcast: every sample of every step
   Histogram handshake;  ///< connect() to a checked 101
+  Histogram closed_after;  ///< connect() to the server's close
   double elapsed_s = 0;
   bool interrupted = false;    ///< ended by SIGINT/SIGTERM
   bool target_reached = false; ///< idle/echo: all connections opened in time

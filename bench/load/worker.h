@@ -30,7 +30,7 @@ struct Command {
 };
 
 /// Pipe records, worker to parent: a header, `error_len` bytes of text, and for kFinal the
-/// two histograms (counts, then min, max, sum).
+/// kFinalHistograms histograms (counts, then min, max, sum): rtt, handshake, closed_after.
 enum class ReportKind : uint32_t { kProgress = 1, kReady = 2, kFinal = 3, kEvent = 4 };
 /// Broadcast events: a worker sent broadcast `id`, all its clients received it, or its
 /// sender got the broadcastResult; with the CLOCK_MONOTONIC time (shared by all processes).
@@ -45,6 +45,13 @@ struct ReportHeader {
   uint64_t event_ns = 0;
   Counters counters;
 };
+
+constexpr int kFinalHistograms = 3;
+
+/// Writes one record to the parent. `finals` (kFinal only): rtt, handshake, closed_after.
+void write_report(int fd, ReportKind kind, uint32_t worker, const Counters& counters, const std::string& last_error,
+                  const Histogram* const* finals = nullptr, EventKind ev = EventKind::kNone, uint64_t id = 0,
+                  uint64_t t = 0);
 
 /// Set by SIGINT/SIGTERM: the worker closes its connections, reports and returns.
 extern volatile sig_atomic_t g_stop;

@@ -108,3 +108,19 @@ TEST(LoadReport, TextSummaryShowsCountsAndPercentiles) {
   EXPECT_NE(s.find("10000 msgs/s"), std::string::npos) << s;
   EXPECT_NE(s.find("p99.9"), std::string::npos) << s;
 }
+
+TEST(LoadReport, CloseCodesAreCountedByCode) {
+  Counters c;
+  for (uint16_t code : {1008, 1009, 1009, 1011, 1013, 1013, 1013, 1000, 1005}) c.count_close(code);
+  EXPECT_EQ(c.close_1008, 1u);
+  EXPECT_EQ(c.close_1009, 2u);
+  EXPECT_EQ(c.close_1011, 1u);
+  EXPECT_EQ(c.close_1013, 3u);
+  EXPECT_EQ(c.close_other, 2u);
+  Counters d;
+  d.close_1013 = 4;
+  d.http_503 = 2;
+  c.add(d);
+  EXPECT_EQ(c.close_1013, 7u);
+  EXPECT_EQ(c.http_503, 2u);
+}
