@@ -81,31 +81,10 @@ int ClientEngine::start_connection() {
   c.state = ConnState::kConnecting;
   c_.attempted++;
   connecting_++;
-  int family = g_target.ss_family;
-  c.fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  std::string error;
+  c.fd = open_client_socket(o_, source_offset_ + source_next_++, error);
   if (c.fd < 0) {
-    fail(slot, &Counters::failed_refused, std::string("socket: ") + strerror(errno));
-    return -1;
-  }
-  if (o_.tcp_nodelay) {
-    int one = 1;
-    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  if (!o_.source_ips.empty() && family == AF_INET) {
-    // Bind the address only; the port is picked at connect() for the whole 4-tuple, so each
-    // source address gives a full ephemeral port range per destination.
-    int one = 1;
-    setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    src.sin_addr = o_.source_ips[(source_offset_ + source_next_++) % o_.source_ips.size()];
-    if (::bind(c.fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
-      fail(slot, &Counters::failed_refused, std::string("bind source address: ") + strerror(errno));
-      return -1;
-    }
-  }
-  if (::connect(c.fd, reinterpret_cast<sockaddr*>(&g_target), g_target_len) != 0 && errno != EINPROGRESS) {
-    fail(slot, &Counters::failed_refused, std::string("connect: ") + strerror(errno));
+    fail(slot, &Counters::failed_refused, error);
     return -1;
   }
   epoll_event ev{};
@@ -433,6 +412,43 @@ void ClientEngine::close_all_and_drain(double seconds) {
       c_.closed_by_client++;
       destroy(s);
     }
+}
+
+int open_client_socket(const Options& o, uint64_t source_index, std::string& error) {
+  int family = g_target.ss_family;
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::string("socket: ") + strerror(errno);
+    return -1;
+  }
+  if (o.tcp_nodelay) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  if (o.rcvbuf > 0) {
+    int n = int(o.rcvbuf);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof n);
+  }
+  if (!o.source_ips.empty() && family == AF_INET) {
+    // Bind the address only; the port is picked at connect() for the whole 4-tuple, so each
+    // source address gives a full ephemeral port range per destination.
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr = o.source_ips[source_index % o.source_ips.size()];
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+      error = std::string("bind source address: ") + strerror(errno);
+      ::close(fd);
+      return -1;
+    }
+  }
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&g_target), g_target_len) != 0 && errno != EINPROGRESS) {
+    error = std::string("connect: ") + strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 bool resolve_target(const Options& o, std::string& error) {

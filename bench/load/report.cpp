@@ -34,6 +34,10 @@ void Counters::add(const Counters& o) {
   close_1013 += o.close_1013;
   close_other += o.close_other;
   closed_no_frame += o.closed_no_frame;
+  pings_sent += o.pings_sent;
+  slow_bytes += o.slow_bytes;
+  partial_sent += o.partial_sent;
+  resets += o.resets;
   // Workers measure at the same time: the phase lasts as long as the longest one.
   if (o.measure_ns > measure_ns) measure_ns = o.measure_ns;
   if (o.connect_phase_ns > connect_phase_ns) connect_phase_ns = o.connect_phase_ns;
@@ -175,6 +179,11 @@ std::string to_json(const RunResult& r) {
   j.real("step_timeout_s", o.step_timeout);
   j.num("max_message", o.max_message);
   j.boolean("tcp_nodelay", o.tcp_nodelay);
+  j.num("payload", o.payload);
+  j.real("interval_s", o.interval);
+  j.boolean("send_partial", o.send_partial);
+  j.num("tail", o.tail);
+  j.num("rcvbuf", o.rcvbuf);
   j.close();
   const Counters& c = r.total;
   j.open("counts");
@@ -197,6 +206,10 @@ std::string to_json(const RunResult& r) {
   j.num("http_503", c.http_503);
   j.num("http_other", c.http_other);
   j.num("closed_no_frame", c.closed_no_frame);
+  j.num("pings_sent", c.pings_sent);
+  j.num("slow_bytes", c.slow_bytes);
+  j.num("partial_sent", c.partial_sent);
+  j.num("resets", c.resets);
   j.close();
   j.open("close_codes");  // the server's close frames, by code
   j.num("1008", c.close_1008);
@@ -303,6 +316,35 @@ std::string to_text(const RunResult& r) {
                   c.http_503, c.http_other, c.close_1008, c.close_1009, c.close_1011, c.close_1013, c.close_other,
                   c.closed_no_frame);
     s += b;
+  }
+  switch (o.mode) {
+    case Mode::kPingFlood:
+      std::snprintf(b, sizeof b, "  ping-flood: %" PRIu64 " pings of %" PRIu64 " B sent (%" PRIu64 " bytes), never read\n",
+                    c.pings_sent, o.payload, c.bytes_sent);
+      s += b;
+      break;
+    case Mode::kSlowloris:
+      std::snprintf(b, sizeof b, "  slowloris: %" PRIu64 " bytes dribbled, one per %g s per connection\n", c.slow_bytes,
+                    o.interval);
+      s += b;
+      break;
+    case Mode::kConnectReset:
+      std::snprintf(b, sizeof b, "  connect-reset: %" PRIu64 " connections reset%s\n", c.resets,
+                    o.send_partial ? " after half a request" : "");
+      s += b;
+      break;
+    case Mode::kHalfHandshake:
+      std::snprintf(b, sizeof b, "  half-handshake: %" PRIu64 " requests held without their final CRLF\n",
+                    c.partial_sent);
+      s += b;
+      break;
+    case Mode::kPartialMessage:
+      std::snprintf(b, sizeof b, "  partial-message: %" PRIu64 " frames of %" PRIu64 " B held %" PRIu64 " B short\n",
+                    c.partial_sent, o.size, o.tail);
+      s += b;
+      break;
+    default:
+      break;
   }
   if (r.closed_after.count()) {
     std::snprintf(b, sizeof b, "  closed by the server after (s): min %.2f  p50 %.2f  max %.2f  (n=%" PRIu64 ")\n",

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench/load/attack.h"
 #include "bench/load/client_engine.h"
 
 namespace ringws::load {
@@ -384,6 +385,7 @@ bool write_all(int fd, const void* data, size_t n) {
 }
 
 int run_worker(const Options& o, const WorkerSpec& spec, int report_fd) {
+  if (is_attack(o.mode)) return run_attack(o, spec, report_fd);
   Worker w(o, spec, report_fd);
   std::string error;
   if (!w.init(error)) {

@@ -57,7 +57,7 @@ void write_report(int fd, ReportKind kind, uint32_t worker, const Counters& coun
 extern volatile sig_atomic_t g_stop;
 
 /// Runs one forked worker until done or g_stop; writes reports to
-/// `report_fd`. Returns the process exit code.
+/// `report_fd`. Returns the process exit code. The hostile modes run in attack.cpp.
 int run_worker(const Options& o, const WorkerSpec& spec, int report_fd);
 
 /// Writes all of `n` bytes, retrying on EINTR and partial writes.
