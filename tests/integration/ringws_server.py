@@ -26,9 +26,10 @@ def ringws_binary():
 
 
 class Server:
-    def __init__(self, app="echo", threads=2, **options):
+    def __init__(self, app="echo", threads=2, preexec_fn=None, **options):
         """options map to flags: max_message=10 -> --max-message 10; trust_proxy=True -> a bare
-        --trust-proxy (False or None leaves the flag out)."""
+        --trust-proxy (False or None leaves the flag out). preexec_fn runs in the child before
+        exec (tests/hostile uses it to join a memory cgroup)."""
         self.args = [str(ringws_binary()), "--app", app, "--host", "127.0.0.1", "--port", "0",
                      "--threads", str(threads)]
         # The default drain window (25 s, for an ALB) would outlast STOP_TIMEOUT.
@@ -41,7 +42,8 @@ class Server:
                 self.args += [flag, str(value)]
         self.out = tempfile.NamedTemporaryFile(prefix="ringws-out-", suffix=".log", delete=False)
         self.err = tempfile.NamedTemporaryFile(prefix="ringws-err-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err)
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err,
+                                     preexec_fn=preexec_fn)
         self.host = "127.0.0.1"
         self.port = None
         self.listening = None
