@@ -299,6 +299,13 @@ void Attack::pump(uint32_t slot) {
     ssize_t n = ::send(c.fd, script_.data() + off, size_t(len), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;  // EPOLLOUT stays armed
+      if (!flood) {
+        // The server may have closed with a close frame still unread: read it first, so
+        // its code is counted rather than "no close frame".
+        const uint32_t gen = c.gen;
+        on_readable(slot);
+        if (!alive(slot, gen)) return;
+      }
       return server_closed(slot, false);
     }
     uint64_t before = c.pos;
@@ -355,10 +362,11 @@ void Attack::on_event(uint32_t slot, uint32_t events) {
     if (events & EPOLLOUT) pump(slot);
     return;
   }
+  // Read first: a close frame from the server is counted before a write can fail on it.
   const uint32_t gen = c.gen;
-  if ((events & EPOLLOUT) && c.state == AState::kSending && o_.mode != Mode::kSlowloris) pump(slot);
-  if (alive(slot, gen) && conns_[slot].state != AState::kFree && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-    on_readable(slot);
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(slot);
+  if (alive(slot, gen) && (events & EPOLLOUT) && conns_[slot].state == AState::kSending && o_.mode != Mode::kSlowloris)
+    pump(slot);
 }
 
 void Attack::on_readable(uint32_t slot) {
