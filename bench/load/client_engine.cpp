@@ -81,31 +81,10 @@ int ClientEngine::start_connection() {
   c.state = ConnState::kConnecting;
   c_.attempted++;
   connecting_++;
-  int family = g_target.ss_family;
-  c.fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  std::string error;
+  c.fd = open_client_socket(o_, source_offset_ + source_next_++, error);
   if (c.fd < 0) {
-    fail(slot, &Counters::failed_refused, std::string("socket: ") + strerror(errno));
-    return -1;
-  }
-  if (o_.tcp_nodelay) {
-    int one = 1;
-    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  if (!o_.source_ips.empty() && family == AF_INET) {
-    // Bind the address only; the port is picked at connect() for the whole 4-tuple, so each
-    // source address gives a full ephemeral port range per destination.
-    int one = 1;
-    setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    src.sin_addr = o_.source_ips[(source_offset_ + source_next_++) % o_.source_ips.size()];
-    if (::bind(c.fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
-      fail(slot, &Counters::failed_refused, std::string("bind source address: ") + strerror(errno));
-      return -1;
-    }
-  }
-  if (::connect(c.fd, reinterpret_cast<sockaddr*>(&g_target), g_target_len) != 0 && errno != EINPROGRESS) {
-    fail(slot, &Counters::failed_refused, std::string("connect: ") + strerror(errno));
+    fail(slot, &Counters::failed_refused, error);
     return -1;
   }
   epoll_event ev{};
@@ -129,8 +108,12 @@ void ClientEngine::fail(uint32_t slot, uint64_t Counters::*why, const std::strin
 
 void ClientEngine::lost(uint32_t slot) {
   ClientConn& c = conns_[slot];
-  if (c.state == ConnState::kClosing) c_.closed_by_client++;
-  else c_.closed_by_server++;
+  if (c.state == ConnState::kClosing) {
+    c_.closed_by_client++;
+  } else {
+    c_.closed_by_server++;
+    closed_after_.record(now_ - c.t0);
+  }
   destroy(slot);
 }
 
@@ -272,6 +255,7 @@ void ClientEngine::on_readable(uint32_t slot) {
     if (c.state == ConnState::kHandshake)
       return fail(slot, &Counters::failed_handshake, n == 0 ? "server closed during the handshake"
                                                             : std::string("recv: ") + strerror(errno));
+    if (c.state == ConnState::kOpen) c_.closed_no_frame++;
     return lost(slot);
   }
   c_.bytes_received += uint64_t(n);
@@ -281,7 +265,11 @@ void ClientEngine::on_readable(uint32_t slot) {
     c.in->append(read_buf_.data(), size_t(n));
     HandshakeResult h = parse_upgrade_response(*c.in, *c.key);
     if (h.status == ParseStatus::kNeedMore) return;
-    if (h.status == ParseStatus::kError) return fail(slot, &Counters::failed_handshake, "handshake: " + h.error);
+    if (h.status == ParseStatus::kError) {
+      if (h.http_status == 503) c_.http_503++;
+      else if (h.http_status) c_.http_other++;
+      return fail(slot, &Counters::failed_handshake, "handshake: " + h.error);
+    }
     std::string rest = c.in->substr(h.consumed);
     c.in.reset();
     c.key.reset();
@@ -345,6 +333,7 @@ bool ClientEngine::handle_frame(uint32_t slot, const FrameHeader& h, std::span<c
         c_.protocol_errors++;
         last_error_ = "1-byte close payload from server";
       } else if (!c.sent_close) {
+        c_.count_close(code);
         // Answer with the same code (none if it sent none), then close the socket: the
         // server has already stopped sending, so nothing is lost.
         uint8_t p[2] = {uint8_t(code >> 8), uint8_t(code)};
@@ -423,6 +412,43 @@ void ClientEngine::close_all_and_drain(double seconds) {
       c_.closed_by_client++;
       destroy(s);
     }
+}
+
+int open_client_socket(const Options& o, uint64_t source_index, std::string& error) {
+  int family = g_target.ss_family;
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::string("socket: ") + strerror(errno);
+    return -1;
+  }
+  if (o.tcp_nodelay) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  if (o.rcvbuf > 0) {
+    int n = int(o.rcvbuf);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof n);
+  }
+  if (!o.source_ips.empty() && family == AF_INET) {
+    // Bind the address only; the port is picked at connect() for the whole 4-tuple, so each
+    // source address gives a full ephemeral port range per destination.
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr = o.source_ips[source_index % o.source_ips.size()];
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+      error = std::string("bind source address: ") + strerror(errno);
+      ::close(fd);
+      return -1;
+    }
+  }
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&g_target), g_target_len) != 0 && errno != EINPROGRESS) {
+    error = std::string("connect: ") + strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 bool resolve_target(const Options& o, std::string& error) {

@@ -28,6 +28,12 @@ uint64_t now_ns();  ///< CLOCK_MONOTONIC, shared by all processes of a run
 /// Resolves the URL's host once per run; false with `error` set when it does not resolve.
 bool resolve_target(const Options& o, std::string& error);
 
+/// Opens a non-blocking socket to the resolved target and starts connect(): TCP_NODELAY
+/// unless --no-nodelay, SO_RCVBUF when --rcvbuf is set (before connect, so the window the
+/// server sees is small from the start), bound to source address `source_index` (round
+/// robin over --source-ips) when given. Returns the descriptor, or -1 with `error` set.
+int open_client_socket(const Options& o, uint64_t source_index, std::string& error);
+
 enum class ConnState : uint8_t { kFree, kConnecting, kHandshake, kOpen, kClosing };
 
 // One client connection. Buffers are heap strings that exist only while needed (a partial
@@ -100,6 +106,7 @@ class ClientEngine {
   const Options& o_;
   Counters c_;
   Histogram handshake_;  ///< connect() to a checked 101
+  Histogram closed_after_;  ///< connect() to a close the server started
   std::string last_error_;
   uint64_t now_ = 0;         ///< cached once per loop turn
   uint64_t connecting_ = 0;  ///< in kConnecting or kHandshake

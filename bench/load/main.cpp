@@ -66,7 +66,7 @@ struct Child {
   bool ready = false, final = false, eof = false;
   bool measured = false;  // echo with --phase-sync: its measured phase has ended
   Counters counters;
-  Histogram rtt, handshake;
+  Histogram rtt, handshake, closed_after;
   std::string error;
 };
 
@@ -103,7 +103,9 @@ bool pump(std::vector<Child>& kids, int timeout_ms, const EventFn& on_event) {
     if (h.kind == ReportKind::kEvent && on_event) on_event(who[i], h.event, h.event_id, h.event_ns);
     if (h.kind == ReportKind::kFinal) {
       k.final = true;
-      if (!read_histogram(k.fd, k.rtt) || !read_histogram(k.fd, k.handshake)) k.eof = true;
+      static_assert(kFinalHistograms == 3);
+      if (!read_histogram(k.fd, k.rtt) || !read_histogram(k.fd, k.handshake) || !read_histogram(k.fd, k.closed_after))
+        k.eof = true;
     }
   }
   return true;
@@ -123,13 +125,22 @@ struct Progress {
     if (o.quiet || t - last < 1.0) return;
     last = t;
     Counters c = sum_of(kids);
-    double rate = t > last_t ? double(c.msgs_received - last_msgs) / (t - last_t) : 0;
-    last_msgs = c.msgs_received;
+    // Hostile modes: what they send per second instead of messages received.
+    uint64_t msgs = o.mode == Mode::kPingFlood      ? c.pings_sent
+                    : o.mode == Mode::kSlowloris    ? c.slow_bytes
+                    : o.mode == Mode::kConnectReset ? c.resets
+                                                    : c.msgs_received;
+    const char* what = o.mode == Mode::kPingFlood      ? "pings/s"
+                       : o.mode == Mode::kSlowloris    ? "bytes/s"
+                       : o.mode == Mode::kConnectReset ? "resets/s"
+                                                       : "msgs/s";
+    double rate = t > last_t ? double(msgs - last_msgs) / (t - last_t) : 0;
+    last_msgs = msgs;
     last_t = t;
     std::fprintf(stderr,
                  "[%6.1fs] %s open=%" PRIu64 " opened=%" PRIu64 " failed=%" PRIu64 " closed_by_server=%" PRIu64
-                 " msgs/s=%.0f%s\n",
-                 t - t0, mode_name(o.mode), c.open_now, c.opened, c.failed, c.closed_by_server, rate, extra);
+                 " %s=%.0f%s\n",
+                 t - t0, mode_name(o.mode), c.open_now, c.opened, c.failed, c.closed_by_server, what, rate, extra);
   }
 };
 
@@ -190,6 +201,8 @@ std::string counts_text(const Counters& c) {
 
 // Idle, echo and storm: workers run on their own; the parent prints READY (idle), ends the
 // hold, forwards signals.
+// Idle, echo, storm and the hostile modes: workers run on their own; the parent prints
+// READY (idle and the hostile modes that hold), ends idle's hold, forwards signals.
 void run_plain(const Options& o, std::vector<Child>& kids, RunResult& r, Progress& prog) {
   bool ready_printed = false, timed_out = false, go_sent = false;
   double ready_at = 0;
@@ -199,7 +212,7 @@ void run_plain(const Options& o, std::vector<Child>& kids, RunResult& r, Progres
     double t = now_s();
     Counters sum = sum_of(kids);
     bool all_ready = std::all_of(kids.begin(), kids.end(), [](const Child& k) { return k.ready || k.final; });
-    if (o.mode == Mode::kIdle && !ready_printed && (all_ready || t - prog.t0 > o.connect_timeout)) {
+    if (prints_ready(o.mode) && !ready_printed && (all_ready || t - prog.t0 > o.connect_timeout)) {
       ready_printed = true;
       ready_at = t;
       timed_out = !all_ready;
@@ -398,7 +411,9 @@ int main(int argc, char** argv) {
   // more descriptors than the workers have.
   uint64_t total = o.connections;
   uint64_t per_worker = (total + o.workers - 1) / o.workers;
-  if (o.mode != Mode::kStorm && o.mode != Mode::kBroadcast && per_worker + 64 > rl.rlim_cur) {
+  // Storm and connect-reset hold few connections at once, whatever their count.
+  bool holds_all = o.mode != Mode::kStorm && o.mode != Mode::kBroadcast && o.mode != Mode::kConnectReset;
+  if (holds_all && per_worker + 64 > rl.rlim_cur) {
     std::fprintf(stderr,
                  "ringws-load: %" PRIu64 " connections per worker exceed the open-files limit (%" PRIu64
                  "): use --workers %" PRIu64 " or more\n",
@@ -491,6 +506,7 @@ int main(int argc, char** argv) {
     r.total.add(k.counters);
     r.rtt.merge(k.rtt);
     r.handshake.merge(k.handshake);
+    r.closed_after.merge(k.closed_after);
     if (k.final) r.workers_reported++;
     if (!k.error.empty() && r.last_error.empty()) r.last_error = k.error;
   }
@@ -516,6 +532,18 @@ int main(int argc, char** argv) {
       break;
     case Mode::kBroadcast:
       if (r.broadcast_capacity == 0) r.exit_code = 1;
+      break;
+    case Mode::kPingFlood:
+    case Mode::kSlowloris:
+    case Mode::kConnectReset:
+    case Mode::kHalfHandshake:
+    case Mode::kPartialMessage:
+      // A hostile run succeeds when it attacked at all: whatever the server did to the
+      // connections afterwards (closed, refused some) is what the run reports, not a failure.
+      if (r.total.opened == 0) {
+        r.exit_code = 1;
+        if (r.last_error.empty()) r.last_error = "no connection reached the attack";
+      }
       break;
   }
   return finish(r);

@@ -18,6 +18,19 @@ const char* const kUsage =
     "             --samples broadcasts, --concurrent in flight; stop when the --percentile RTT\n"
     "             exceeds --limit-ms; report the largest passing client count\n"
     "  storm      connect, handshake and close at --rate per second for --duration s\n"
+    "hostile modes (bounded in count and time; READY as for idle where marked *):\n"
+    "  ping-flood*      --connections (default 1) complete the handshake, then send pings of\n"
+    "                   --payload bytes as fast as possible for --duration s (or --messages pings\n"
+    "                   in total), never reading (SO_RCVBUF --rcvbuf, default 4096)\n"
+    "  slowloris*       --connections send an upgrade request head one byte every --interval s,\n"
+    "                   never finishing it, for --duration s; counts the server's closes and when\n"
+    "  connect-reset    --connections connect at --rate and close at once with RST (SO_LINGER 0),\n"
+    "                   after half an upgrade request with --send-partial; for at most --duration s\n"
+    "  half-handshake*  --connections send all of an upgrade request but its final CRLF, then\n"
+    "                   hold --hold s\n"
+    "  partial-message* --connections complete the handshake, send a masked binary frame header\n"
+    "                   declaring --size bytes (default 1 MiB) and all its payload but --tail bytes,\n"
+    "                   then hold --hold s; counts the server's closes by close code\n"
     "options:\n"
     "  --url URL               ws://host[:port][/path] (required)\n"
     "  --connections N         idle: connections; echo: clients (default idle 1000, echo 100)\n"
@@ -40,6 +53,12 @@ const char* const kUsage =
     "  --limit-ms MS           broadcast: RTT limit (default 500)\n"
     "  --step-timeout SEC      broadcast: time allowed for one step's samples (default 60)\n"
     "  --max-message BYTES     largest server message accepted (default 16 MiB)\n"
+    "  --payload BYTES         ping-flood: ping payload, 0-125 (default 125)\n"
+    "  --interval SEC          slowloris: time between two bytes of one connection (default 1)\n"
+    "  --send-partial          connect-reset: send half an upgrade request before the reset\n"
+    "  --tail BYTES            partial-message: payload bytes never sent, 1..--size (default 1)\n"
+    "  --rcvbuf BYTES          SO_RCVBUF of every client socket (default: the system's;\n"
+    "                          ping-flood 4096, so the server's sends block soon)\n"
     "  --json FILE             write every figure and setting as JSON\n"
     "  --phase-sync            echo, broadcast: print 'SYNC connected ...' when the clients are open\n"
     "                          and 'SYNC done ...' when the measured phase (each broadcast step)\n"
@@ -56,9 +75,21 @@ const char* mode_name(Mode m) {
     case Mode::kEcho: return "echo";
     case Mode::kBroadcast: return "broadcast";
     case Mode::kStorm: return "storm";
+    case Mode::kPingFlood: return "ping-flood";
+    case Mode::kSlowloris: return "slowloris";
+    case Mode::kConnectReset: return "connect-reset";
+    case Mode::kHalfHandshake: return "half-handshake";
+    case Mode::kPartialMessage: return "partial-message";
   }
   return "?";
 }
+
+bool is_attack(Mode m) {
+  return m == Mode::kPingFlood || m == Mode::kSlowloris || m == Mode::kConnectReset || m == Mode::kHalfHandshake ||
+         m == Mode::kPartialMessage;
+}
+
+bool prints_ready(Mode m) { return m == Mode::kIdle || (is_attack(m) && m != Mode::kConnectReset); }
 
 const char* protocol_name(Protocol p) { return p == Protocol::kRaw ? "raw" : "shootout"; }
 
@@ -216,8 +247,10 @@ bool parse_source_ips(std::string_view text, std::vector<in_addr>& out, std::str
 std::optional<Options> parse_options(int argc, char** argv, std::string& error, bool& help) {
   help = false;
   Options o;
+  static constexpr const char* kModes =
+      "idle, echo, broadcast, storm, ping-flood, slowloris, connect-reset, half-handshake or partial-message";
   if (argc < 2) {
-    error = "missing MODE (idle, echo, broadcast or storm)";
+    error = std::string("missing MODE (") + kModes + ")";
     return std::nullopt;
   }
   std::string_view m = argv[1];
@@ -229,11 +262,29 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
   else if (m == "echo") o.mode = Mode::kEcho;
   else if (m == "broadcast") o.mode = Mode::kBroadcast;
   else if (m == "storm") o.mode = Mode::kStorm;
+  else if (m == "ping-flood") o.mode = Mode::kPingFlood;
+  else if (m == "slowloris") o.mode = Mode::kSlowloris;
+  else if (m == "connect-reset") o.mode = Mode::kConnectReset;
+  else if (m == "half-handshake") o.mode = Mode::kHalfHandshake;
+  else if (m == "partial-message") o.mode = Mode::kPartialMessage;
   else {
-    error = "unknown mode '" + std::string(m) + "' (idle, echo, broadcast or storm)";
+    error = "unknown mode '" + std::string(m) + "' (" + kModes + ")";
     return std::nullopt;
   }
-  bool have_conns = false, have_rate = false;
+  bool have_conns = false, have_rate = false, have_size = false, have_rcvbuf = false;
+  // Flags that belong to one mode: given to another, they are a mistake worth naming.
+  struct OwnFlag {
+    const char* flag;
+    Mode mode;
+    bool given;
+  } own[] = {{"--payload", Mode::kPingFlood, false},
+             {"--interval", Mode::kSlowloris, false},
+             {"--send-partial", Mode::kConnectReset, false},
+             {"--tail", Mode::kPartialMessage, false}};
+  auto mark = [&](std::string_view flag) {
+    for (OwnFlag& f : own)
+      if (flag == f.flag) f.given = true;
+  };
   for (int i = 2; i < argc; ++i) {
     std::string_view flag = argv[i];
     if (flag == "--help" || flag == "-h") {
@@ -250,6 +301,11 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
     }
     if (flag == "--phase-sync") {
       o.phase_sync = true;
+      continue;
+    }
+    if (flag == "--send-partial") {
+      o.send_partial = true;
+      mark(flag);
       continue;
     }
     if (!flag.starts_with("--")) {
@@ -275,7 +331,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
     } else if (flag == "--hold") ok = parse_real(v, o.hold, 0, 7 * 86400);
     else if (flag == "--connect-timeout") ok = parse_real(v, o.connect_timeout, 0.001, 86400);
     else if (flag == "--handshake-timeout") ok = parse_real(v, o.handshake_timeout, 0.001, 3600);
-    else if (flag == "--size") ok = parse_int<uint64_t>(v, o.size, 0, 64u << 20);
+    else if (flag == "--size") {
+      ok = parse_int<uint64_t>(v, o.size, 0, 64u << 20);
+      have_size = true;
+    }
     else if (flag == "--duration") ok = parse_real(v, o.duration, 0.001, 7 * 86400);
     else if (flag == "--messages") ok = parse_int<uint64_t>(v, o.messages, 1, uint64_t{1} << 48);
     else if (flag == "--protocol") {
@@ -296,7 +355,13 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
     else if (flag == "--step-timeout") ok = parse_real(v, o.step_timeout, 0.1, 86400);
     else if (flag == "--max-message") ok = parse_int<uint64_t>(v, o.max_message, 125, uint64_t{1} << 32);
     else if (flag == "--sync-timeout") ok = parse_real(v, o.sync_timeout, 0.001, 86400);
-    else if (flag == "--json") o.json_path = v;
+    else if (flag == "--payload") ok = parse_int<uint64_t>(v, o.payload, 0, 125);
+    else if (flag == "--interval") ok = parse_real(v, o.interval, 0.001, 3600);
+    else if (flag == "--tail") ok = parse_int<uint64_t>(v, o.tail, 1, 64u << 20);
+    else if (flag == "--rcvbuf") {
+      ok = parse_int<uint64_t>(v, o.rcvbuf, 1, 1u << 30);
+      have_rcvbuf = true;
+    } else if (flag == "--json") o.json_path = v;
     else {
       error = "unknown option " + std::string(flag);
       return std::nullopt;
@@ -305,16 +370,34 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
       error = "bad value for " + std::string(flag) + ": '" + std::string(v) + "'";
       return std::nullopt;
     }
+    mark(flag);
   }
+  for (const OwnFlag& f : own)
+    if (f.given && f.mode != o.mode) {
+      error = std::string(f.flag) + " applies to " + mode_name(f.mode) + " only";
+      return std::nullopt;
+    }
   if (o.url_text.empty()) {
     error = "--url ws://HOST:PORT/PATH is required";
     return std::nullopt;
   }
-  if (!have_conns) o.connections = o.mode == Mode::kEcho ? 100 : 1000;
+  if (!have_conns) o.connections = o.mode == Mode::kEcho ? 100 : o.mode == Mode::kPingFlood ? 1 : 1000;
   if (!have_rate) {
-    if (o.mode == Mode::kIdle) o.rate = 5000;
+    if (o.mode == Mode::kIdle || is_attack(o.mode)) o.rate = 5000;
     else if (o.mode == Mode::kStorm) o.rate = 1000;
     else if (o.mode == Mode::kBroadcast) o.rate = 10000;
+  }
+  if (o.mode == Mode::kPingFlood && !have_rcvbuf) o.rcvbuf = 4096;
+  if (o.mode == Mode::kPartialMessage) {
+    if (!have_size) o.size = 1u << 20;
+    if (o.size == 0) {
+      error = "--size must be at least 1 for partial-message (a frame with a payload to hold back)";
+      return std::nullopt;
+    }
+    if (o.tail > o.size) {
+      error = "--tail is larger than --size (it is the part of the payload never sent)";
+      return std::nullopt;
+    }
   }
   if (o.mode != Mode::kEcho && o.rate <= 0) {
     error = "--rate must be above 0 in this mode (connections per second)";

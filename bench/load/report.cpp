@@ -28,9 +28,31 @@ void Counters::add(const Counters& o) {
   broadcasts_received += o.broadcasts_received;
   results_received += o.results_received;
   measured += o.measured;
+  http_503 += o.http_503;
+  http_other += o.http_other;
+  close_1008 += o.close_1008;
+  close_1009 += o.close_1009;
+  close_1011 += o.close_1011;
+  close_1013 += o.close_1013;
+  close_other += o.close_other;
+  closed_no_frame += o.closed_no_frame;
+  pings_sent += o.pings_sent;
+  slow_bytes += o.slow_bytes;
+  partial_sent += o.partial_sent;
+  resets += o.resets;
   // Workers measure at the same time: the phase lasts as long as the longest one.
   if (o.measure_ns > measure_ns) measure_ns = o.measure_ns;
   if (o.connect_phase_ns > connect_phase_ns) connect_phase_ns = o.connect_phase_ns;
+}
+
+void Counters::count_close(uint16_t code) {
+  switch (code) {
+    case 1008: close_1008++; break;
+    case 1009: close_1009++; break;
+    case 1011: close_1011++; break;
+    case 1013: close_1013++; break;
+    default: close_other++; break;
+  }
 }
 
 double msgs_per_second(const RunResult& r) {
@@ -160,6 +182,11 @@ std::string to_json(const RunResult& r) {
   j.num("max_message", o.max_message);
   j.boolean("tcp_nodelay", o.tcp_nodelay);
   j.boolean("phase_sync", o.phase_sync);
+  j.num("payload", o.payload);
+  j.real("interval_s", o.interval);
+  j.boolean("send_partial", o.send_partial);
+  j.num("tail", o.tail);
+  j.num("rcvbuf", o.rcvbuf);
   j.close();
   const Counters& c = r.total;
   j.open("counts");
@@ -181,6 +208,20 @@ std::string to_json(const RunResult& r) {
   j.num("bad_replies", c.bad_replies);
   j.num("broadcasts_received", c.broadcasts_received);
   j.num("broadcast_results_received", c.results_received);
+  j.num("http_503", c.http_503);
+  j.num("http_other", c.http_other);
+  j.num("closed_no_frame", c.closed_no_frame);
+  j.num("pings_sent", c.pings_sent);
+  j.num("slow_bytes", c.slow_bytes);
+  j.num("partial_sent", c.partial_sent);
+  j.num("resets", c.resets);
+  j.close();
+  j.open("close_codes");  // the server's close frames, by code
+  j.num("1008", c.close_1008);
+  j.num("1009", c.close_1009);
+  j.num("1011", c.close_1011);
+  j.num("1013", c.close_1013);
+  j.num("other", c.close_other);
   j.close();
   j.num("workers_reported", r.workers_reported);
   j.real("elapsed_s", r.elapsed_s);
@@ -193,6 +234,7 @@ std::string to_json(const RunResult& r) {
   j.boolean("interrupted", r.interrupted);
   latency(j, "rtt", r.rtt);
   latency(j, "handshake", r.handshake);
+  latency(j, "closed_after", r.closed_after);
   if (o.mode == Mode::kBroadcast) {
     j.open_array("steps");
     for (const BroadcastStep& s : r.steps) {
@@ -271,6 +313,50 @@ std::string to_text(const RunResult& r) {
     }
     std::snprintf(b, sizeof b, "  broadcast: %" PRIu64 " clients at p%g <= %g ms\n", r.broadcast_capacity, o.percentile,
                   o.limit_ms);
+    s += b;
+  }
+  if (c.http_503 || c.http_other || c.close_1008 || c.close_1009 || c.close_1011 || c.close_1013 || c.close_other ||
+      c.closed_no_frame) {
+    std::snprintf(b, sizeof b,
+                  "  server answers: http 503 %" PRIu64 ", other http %" PRIu64 "; close 1008 %" PRIu64 ", 1009 %" PRIu64
+                  ", 1011 %" PRIu64 ", 1013 %" PRIu64 ", other %" PRIu64 ", no close frame %" PRIu64 "\n",
+                  c.http_503, c.http_other, c.close_1008, c.close_1009, c.close_1011, c.close_1013, c.close_other,
+                  c.closed_no_frame);
+    s += b;
+  }
+  switch (o.mode) {
+    case Mode::kPingFlood:
+      std::snprintf(b, sizeof b, "  ping-flood: %" PRIu64 " pings of %" PRIu64 " B sent (%" PRIu64 " bytes), never read\n",
+                    c.pings_sent, o.payload, c.bytes_sent);
+      s += b;
+      break;
+    case Mode::kSlowloris:
+      std::snprintf(b, sizeof b, "  slowloris: %" PRIu64 " bytes dribbled, one per %g s per connection\n", c.slow_bytes,
+                    o.interval);
+      s += b;
+      break;
+    case Mode::kConnectReset:
+      std::snprintf(b, sizeof b, "  connect-reset: %" PRIu64 " connections reset%s\n", c.resets,
+                    o.send_partial ? " after half a request" : "");
+      s += b;
+      break;
+    case Mode::kHalfHandshake:
+      std::snprintf(b, sizeof b, "  half-handshake: %" PRIu64 " requests held without their final CRLF\n",
+                    c.partial_sent);
+      s += b;
+      break;
+    case Mode::kPartialMessage:
+      std::snprintf(b, sizeof b, "  partial-message: %" PRIu64 " frames of %" PRIu64 " B held %" PRIu64 " B short\n",
+                    c.partial_sent, o.size, o.tail);
+      s += b;
+      break;
+    default:
+      break;
+  }
+  if (r.closed_after.count()) {
+    std::snprintf(b, sizeof b, "  closed by the server after (s): min %.2f  p50 %.2f  max %.2f  (n=%" PRIu64 ")\n",
+                  double(r.closed_after.min()) / 1e9, double(r.closed_after.percentile(50)) / 1e9,
+                  double(r.closed_after.max()) / 1e9, r.closed_after.count());
     s += b;
   }
   if (!r.last_error.empty()) s += "  last error: " + r.last_error + "\n";

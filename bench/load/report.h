@@ -35,8 +35,23 @@ struct Counters {
   uint64_t measured = 0;          ///< latency samples recorded (echo replies, broadcasts)
   uint64_t measure_ns = 0;        ///< length of the measurement phase
   uint64_t connect_phase_ns = 0;  ///< time from start until every connection was resolved
+  // What the server answered (every mode) and what the hostile modes did.
+  uint64_t http_503 = 0;          ///< HTTP 503 answers instead of a 101 (shed or refused)
+  uint64_t http_other = 0;        ///< other HTTP answers instead of a 101 (408, 431, ...)
+  uint64_t close_1008 = 0;        ///< server close frames by code: policy (slow consumer)
+  uint64_t close_1009 = 0;        ///< message too big
+  uint64_t close_1011 = 0;        ///< internal error
+  uint64_t close_1013 = 0;        ///< try again later (memory pressure)
+  uint64_t close_other = 0;       ///< any other code, or none
+  uint64_t closed_no_frame = 0;   ///< the server ended TCP (EOF, RST) without a close frame
+  uint64_t pings_sent = 0;        ///< ping-flood: complete ping frames written
+  uint64_t slow_bytes = 0;        ///< slowloris: bytes dribbled
+  uint64_t partial_sent = 0;      ///< half-handshake, partial-message: connections whose bytes all went out
+  uint64_t resets = 0;            ///< connect-reset: connections ended with RST
 
   void add(const Counters& o);
+  /// Counts a close frame from the server by its code (1005: it had none).
+  void count_close(uint16_t code);
 };
 
 struct BroadcastStep {
@@ -55,6 +70,7 @@ struct RunResult {
   Counters total;
   Histogram rtt;        ///< echo: per message; broadcast: every sample of every step
   Histogram handshake;  ///< connect() to a checked 101
+  Histogram closed_after;  ///< connect() to the server's close (slowloris: when it gave up on us)
   double elapsed_s = 0;
   bool interrupted = false;    ///< ended by SIGINT/SIGTERM
   bool target_reached = false; ///< idle/echo: all connections opened in time

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench/load/attack.h"
 #include "bench/load/client_engine.h"
 
 namespace ringws::load {
@@ -175,26 +176,8 @@ void Worker::on_message(uint32_t slot, WsOp op, std::span<const uint8_t> p) {
 void Worker::event(EventKind kind, uint64_t id, uint64_t t) { report(ReportKind::kEvent, kind, id, t); }
 
 void Worker::report(ReportKind kind, EventKind ev, uint64_t id, uint64_t t) {
-  if (report_fd_ < 0) return;
-  ReportHeader h;
-  h.kind = kind;
-  h.event = ev;
-  h.event_id = id;
-  h.event_ns = t;
-  h.worker = spec_.index;
-  std::string err = last_error_.substr(0, 512);
-  h.error_len = uint32_t(err.size());
-  h.counters = c_;
-  std::string buf(reinterpret_cast<const char*>(&h), sizeof h);
-  buf += err;
-  if (kind == ReportKind::kFinal) {
-    for (const Histogram* hist : {&rtt_, &handshake_}) {
-      buf.append(reinterpret_cast<const char*>(hist->counts().data()), sizeof(uint64_t) * Histogram::kBuckets);
-      uint64_t tail[3] = {hist->min(), hist->max(), hist->sum()};
-      buf.append(reinterpret_cast<const char*>(tail), sizeof tail);
-    }
-  }
-  write_all(report_fd_, buf.data(), buf.size());
+  const Histogram* finals[kFinalHistograms] = {&rtt_, &handshake_, &closed_after_};
+  write_report(report_fd_, kind, spec_.index, c_, last_error_, kind == ReportKind::kFinal ? finals : nullptr, ev, id, t);
 }
 
 int Worker::run_forked() {
@@ -376,6 +359,32 @@ int Worker::run_broadcast() {
 
 }  // namespace
 
+void write_report(int fd, ReportKind kind, uint32_t worker, const Counters& counters, const std::string& last_error,
+                  const Histogram* const* finals, EventKind ev, uint64_t id, uint64_t t) {
+  if (fd < 0) return;
+  ReportHeader h;
+  h.kind = kind;
+  h.event = ev;
+  h.event_id = id;
+  h.event_ns = t;
+  h.worker = worker;
+  std::string err = last_error.substr(0, 512);
+  h.error_len = uint32_t(err.size());
+  h.counters = counters;
+  std::string buf(reinterpret_cast<const char*>(&h), sizeof h);
+  buf += err;
+  if (kind == ReportKind::kFinal) {
+    static const Histogram kEmpty;
+    for (int i = 0; i < kFinalHistograms; ++i) {
+      const Histogram* hist = finals && finals[i] ? finals[i] : &kEmpty;
+      buf.append(reinterpret_cast<const char*>(hist->counts().data()), sizeof(uint64_t) * Histogram::kBuckets);
+      uint64_t tail[3] = {hist->min(), hist->max(), hist->sum()};
+      buf.append(reinterpret_cast<const char*>(tail), sizeof tail);
+    }
+  }
+  write_all(fd, buf.data(), buf.size());
+}
+
 bool write_all(int fd, const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
   while (n) {
@@ -391,6 +400,7 @@ bool write_all(int fd, const void* data, size_t n) {
 }
 
 int run_worker(const Options& o, const WorkerSpec& spec, int report_fd) {
+  if (is_attack(o.mode)) return run_attack(o, spec, report_fd);
   Worker w(o, spec, report_fd);
   std::string error;
   if (!w.init(error)) {

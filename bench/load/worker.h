@@ -32,7 +32,7 @@ struct Command {
 };
 
 /// Pipe records, worker to parent: a header, `error_len` bytes of text, and for kFinal the
-/// two histograms (counts, then min, max, sum).
+/// kFinalHistograms histograms (counts, then min, max, sum): rtt, handshake, closed_after.
 /// kMeasured: echo with --phase-sync, the measured phase has ended (the connections stay open
 /// until kStop).
 enum class ReportKind : uint32_t { kProgress = 1, kReady = 2, kFinal = 3, kEvent = 4, kMeasured = 5 };
@@ -50,11 +50,18 @@ struct ReportHeader {
   Counters counters;
 };
 
+constexpr int kFinalHistograms = 3;
+
+/// Writes one record to the parent. `finals` (kFinal only): rtt, handshake, closed_after.
+void write_report(int fd, ReportKind kind, uint32_t worker, const Counters& counters, const std::string& last_error,
+                  const Histogram* const* finals = nullptr, EventKind ev = EventKind::kNone, uint64_t id = 0,
+                  uint64_t t = 0);
+
 /// Set by SIGINT/SIGTERM: the worker closes its connections, reports and returns.
 extern volatile sig_atomic_t g_stop;
 
 /// Runs one forked worker until done or g_stop; writes reports to
-/// `report_fd`. Returns the process exit code.
+/// `report_fd`. Returns the process exit code. The hostile modes run in attack.cpp.
 int run_worker(const Options& o, const WorkerSpec& spec, int report_fd);
 
 /// Writes all of `n` bytes, retrying on EINTR and partial writes.

@@ -88,6 +88,8 @@ HandshakeResult parse_upgrade_response(std::string_view bytes, std::string_view 
     return r;
   }
   std::string_view code = status_line.substr(status_line.find(' ') + 1, 3);
+  if (code.size() == 3 && std::all_of(code.begin(), code.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+    r.http_status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
   if (code != "101") {
     r.error = "status " + std::string(code) + " instead of 101";
     return r;

@@ -30,6 +30,7 @@ enum class ParseStatus { kDone, kNeedMore, kError };
 struct HandshakeResult {
   ParseStatus status = ParseStatus::kNeedMore;
   size_t consumed = 0;  ///< with kDone: bytes of the response head (frames may follow)
+  int http_status = 0;  ///< the status code once the status line was read (0 before, or if malformed)
   std::string error;    ///< with kError: why, for the report
 };
 

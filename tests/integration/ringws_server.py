@@ -27,11 +27,12 @@ def ringws_binary():
 
 
 class Server:
-    def __init__(self, app="echo", threads=2, wrapper=None, **options):
+    def __init__(self, app="echo", threads=2, wrapper=None, preexec_fn=None, **options):
         """options map to flags: max_message=10 -> --max-message 10; trust_proxy=True -> a bare
         --trust-proxy (False or None leaves the flag out). wrapper: a command prefix that must
         exec ringws in its own process (tests/tools/seccomp_exec.py ... --), so that the PID
-        signalled and waited for is the server's."""
+        signalled and waited for is the server's. preexec_fn runs in the child before exec
+        (tests/hostile uses it to join a memory cgroup)."""
         self.args = list(wrapper or []) + [str(ringws_binary()), "--app", app, "--host", "127.0.0.1", "--port", "0",
                                            "--threads", str(threads)]
         # The default drain window (25 s, for an ALB) would outlast STOP_TIMEOUT.
@@ -47,7 +48,8 @@ class Server:
                 self.args += [flag, str(value)]
         self.out = tempfile.NamedTemporaryFile(prefix="ringws-out-", suffix=".log", delete=False)
         self.err = tempfile.NamedTemporaryFile(prefix="ringws-err-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err)
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.err,
+                                     preexec_fn=preexec_fn)
         self.host = "127.0.0.1"
         self.port = None
         self.listening = None

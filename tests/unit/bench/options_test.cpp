@@ -164,3 +164,72 @@ TEST(LoadOptions, BadArgumentsGiveAClearMessage) {
     EXPECT_NE(err.find(c.mentions), std::string::npos) << "'" << err << "' should mention " << c.mentions;
   }
 }
+
+TEST(LoadOptions, HostileModesAndTheirDefaults) {
+  std::string err;
+  auto flood = parse({"ping-flood", "--url", "ws://h:1/"}, err);
+  ASSERT_TRUE(flood) << err;
+  EXPECT_EQ(flood->mode, Mode::kPingFlood);
+  EXPECT_TRUE(is_attack(flood->mode));
+  EXPECT_EQ(flood->connections, 1u);
+  EXPECT_EQ(flood->payload, 125u);
+  EXPECT_EQ(flood->rcvbuf, 4096u) << "a flooder's small window makes the server's sends block soon";
+  auto slow = parse({"slowloris", "--url", "ws://h:1/", "--interval", "0.5"}, err);
+  ASSERT_TRUE(slow) << err;
+  EXPECT_EQ(slow->mode, Mode::kSlowloris);
+  EXPECT_DOUBLE_EQ(slow->interval, 0.5);
+  EXPECT_EQ(slow->rcvbuf, 0u);
+  auto reset = parse({"connect-reset", "--url", "ws://h:1/", "--send-partial", "--connections", "50000"}, err);
+  ASSERT_TRUE(reset) << err;
+  EXPECT_EQ(reset->mode, Mode::kConnectReset);
+  EXPECT_TRUE(reset->send_partial);
+  EXPECT_FALSE(prints_ready(reset->mode));
+  auto half = parse({"half-handshake", "--url", "ws://h:1/", "--hold", "3"}, err);
+  ASSERT_TRUE(half) << err;
+  EXPECT_EQ(half->mode, Mode::kHalfHandshake);
+  EXPECT_TRUE(prints_ready(half->mode));
+  auto part = parse({"partial-message", "--url", "ws://h:1/", "--tail", "10"}, err);
+  ASSERT_TRUE(part) << err;
+  EXPECT_EQ(part->mode, Mode::kPartialMessage);
+  EXPECT_EQ(part->size, 1u << 20) << "partial-message declares 1 MiB unless told";
+  EXPECT_EQ(part->tail, 10u);
+  auto sized = parse({"partial-message", "--url", "ws://h:1/", "--size", "200", "--rcvbuf", "8192"}, err);
+  ASSERT_TRUE(sized) << err;
+  EXPECT_EQ(sized->size, 200u);
+  EXPECT_EQ(sized->rcvbuf, 8192u);
+  for (Mode m : {Mode::kIdle, Mode::kEcho, Mode::kBroadcast, Mode::kStorm}) EXPECT_FALSE(is_attack(m));
+  for (const char* name : {"ping-flood", "slowloris", "connect-reset", "half-handshake", "partial-message"}) {
+    auto o = parse({name, "--url", "ws://h:1/"}, err);
+    ASSERT_TRUE(o) << name << ": " << err;
+    EXPECT_STREQ(mode_name(o->mode), name);
+    EXPECT_EQ(o->rate, 5000) << name;
+  }
+}
+
+TEST(LoadOptions, HostileModeErrorsNameTheProblem) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string mentions;
+  } cases[] = {
+      {{"ping-flood", "--url", "ws://h/", "--payload", "126"}, "--payload"},
+      {{"ping-flood", "--url", "ws://h/", "--payload", "-1"}, "--payload"},
+      {{"slowloris", "--url", "ws://h/", "--interval", "0"}, "--interval"},
+      {{"slowloris", "--url", "ws://h/", "--interval", "soon"}, "--interval"},
+      {{"partial-message", "--url", "ws://h/", "--size", "0"}, "--size"},
+      {{"partial-message", "--url", "ws://h/", "--size", "100", "--tail", "101"}, "--tail"},
+      {{"partial-message", "--url", "ws://h/", "--tail", "0"}, "--tail"},
+      {{"half-handshake", "--url", "ws://h/", "--rcvbuf", "0"}, "--rcvbuf"},
+      {{"idle", "--url", "ws://h/", "--payload", "10"}, "--payload applies to ping-flood only"},
+      {{"ping-flood", "--url", "ws://h/", "--interval", "1"}, "--interval applies to slowloris only"},
+      {{"idle", "--url", "ws://h/", "--send-partial"}, "--send-partial applies to connect-reset only"},
+      {{"slowloris", "--url", "ws://h/", "--tail", "3"}, "--tail applies to partial-message only"},
+      {{"slowloris", "--url", "ws://h/", "--rate", "0"}, "--rate"},
+      {{"half-handshake", "--url", "ws://h/", "--connections", "2", "--workers", "3"}, "--workers"},
+      {{"ping_flood", "--url", "ws://h/"}, "ping-flood"},  // the list of modes names the right spelling
+  };
+  for (const Case& c : cases) {
+    std::string err;
+    EXPECT_FALSE(parse(c.args, err)) << c.mentions;
+    EXPECT_NE(err.find(c.mentions), std::string::npos) << "'" << err << "' should mention " << c.mentions;
+  }
+}

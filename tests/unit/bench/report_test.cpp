@@ -120,3 +120,56 @@ TEST(LoadReport, TextSummaryShowsCountsAndPercentiles) {
   EXPECT_NE(s.find("10000 msgs/s"), std::string::npos) << s;
   EXPECT_NE(s.find("p99.9"), std::string::npos) << s;
 }
+
+TEST(LoadReport, CloseCodesAreCountedByCode) {
+  Counters c;
+  for (uint16_t code : {1008, 1009, 1009, 1011, 1013, 1013, 1013, 1000, 1005}) c.count_close(code);
+  EXPECT_EQ(c.close_1008, 1u);
+  EXPECT_EQ(c.close_1009, 2u);
+  EXPECT_EQ(c.close_1011, 1u);
+  EXPECT_EQ(c.close_1013, 3u);
+  EXPECT_EQ(c.close_other, 2u);
+  Counters d;
+  d.close_1013 = 4;
+  d.pings_sent = 10;
+  d.http_503 = 2;
+  c.add(d);
+  EXPECT_EQ(c.close_1013, 7u);
+  EXPECT_EQ(c.pings_sent, 10u);
+  EXPECT_EQ(c.http_503, 2u);
+}
+
+TEST(LoadReport, HostileRunShowsWhatTheServerDid) {
+  RunResult r;
+  r.options.mode = Mode::kPartialMessage;
+  r.options.url_text = "ws://h/";
+  r.options.size = 1 << 20;
+  r.options.tail = 1;
+  r.total.attempted = r.total.opened = 200;
+  r.total.partial_sent = 150;
+  r.total.closed_by_server = 50;
+  r.total.close_1013 = 48;
+  r.total.closed_no_frame = 2;
+  r.total.http_503 = 7;
+  r.closed_after.record(2'000'000'000);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string text = to_json(r);
+  ASSERT_EQ(parser.parse(text).get(doc), simdjson::SUCCESS) << text;
+  EXPECT_EQ(std::string_view(doc["mode"]), "partial-message");
+  EXPECT_EQ(uint64_t(doc["close_codes"]["1013"]), 48u);
+  EXPECT_EQ(uint64_t(doc["close_codes"]["1008"]), 0u);
+  EXPECT_EQ(uint64_t(doc["counts"]["partial_sent"]), 150u);
+  EXPECT_EQ(uint64_t(doc["counts"]["closed_no_frame"]), 2u);
+  EXPECT_EQ(uint64_t(doc["counts"]["http_503"]), 7u);
+  EXPECT_EQ(uint64_t(doc["closed_after"]["count"]), 1u);
+  EXPECT_EQ(uint64_t(doc["settings"]["tail"]), 1u);
+  for (const char* key : {"payload", "interval_s", "send_partial", "rcvbuf"})
+    EXPECT_EQ(doc["settings"][key].error(), simdjson::SUCCESS) << key;
+  for (const char* key : {"pings_sent", "slow_bytes", "resets", "http_other"})
+    EXPECT_EQ(doc["counts"][key].error(), simdjson::SUCCESS) << key;
+  std::string human = to_text(r);
+  EXPECT_NE(human.find("1013 48"), std::string::npos) << human;
+  EXPECT_NE(human.find("150 frames of 1048576 B held 1 B short"), std::string::npos) << human;
+  EXPECT_NE(human.find("closed by the server after"), std::string::npos) << human;
+}

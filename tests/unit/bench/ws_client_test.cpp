@@ -121,6 +121,22 @@ TEST(LoadWsClient, ResponseErrors) {
   EXPECT_EQ(parse_upgrade_response(std::string(20000, 'a'), key, 16384).status, ParseStatus::kError);
 }
 
+TEST(LoadWsClient, ResponseStatusIsReported) {
+  // The status code is kept, so that refusals (a shed connection's 503) can be counted.
+  const std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
+  EXPECT_EQ(parse_upgrade_response("HTTP/1.1 503 Service Unavailable\r\n\r\n", key).http_status, 503);
+  EXPECT_EQ(parse_upgrade_response("HTTP/1.0 429 Too Many Requests\r\n\r\n", key).http_status, 429);
+  EXPECT_EQ(parse_upgrade_response("HTTP/1.1 xyz nope\r\n\r\n", key).http_status, 0);
+  EXPECT_EQ(parse_upgrade_response("SSH-2.0-OpenSSH\r\n\r\n", key).http_status, 0);
+  EXPECT_EQ(parse_upgrade_response("HTTP/1.1 503 Serv", key).http_status, 0) << "not before the head is complete";
+  HandshakeResult ok = parse_upgrade_response(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+      key);
+  EXPECT_EQ(ok.status, ParseStatus::kDone);
+  EXPECT_EQ(ok.http_status, 101);
+}
+
 TEST(LoadWsClient, MaskedFramesRoundTripAtEveryLengthEncoding) {
   for (size_t len : {size_t(0), size_t(1), size_t(125), size_t(126), size_t(65535), size_t(65536), size_t(200000)}) {
     std::string payload(len, '\0');
