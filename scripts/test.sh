@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds ringws and runs every test: unit tests (GoogleTest), integration tests with real
-# clients (python3-websockets, Node's ws), and the conformance suite; then the same again in
-# an AddressSanitizer + UndefinedBehaviorSanitizer build. Exits non-zero on any failure.
+# clients (python3-websockets, Node's ws), the conformance suite and the hostile clients;
+# the integration and conformance suites once more on the epoll backend; then everything
+# again in an AddressSanitizer + UndefinedBehaviorSanitizer build. Exits non-zero on any
+# failure.
 # Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,11 @@ run_suite() {  # $1 = build dir, rest = extra cmake args
 }
 
 run_suite build -DCMAKE_BUILD_TYPE=Release -DRINGWS_TESTS=ON -DRINGWS_BENCH=ON
+# The same server on its other backend: the whole integration and conformance suite again
+# with --backend epoll (tests/hostile already runs every test on both backends).
+echo "==> integration and conformance tests on the epoll backend (build)"
+RINGWS_BACKEND=epoll RINGWS_BIN="$PWD/build/ringws" /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfE \
+  tests/integration tests/conformance
 if [[ "${1:-}" != "--no-sanitize" ]]; then
   # halt_on_error: a sanitizer report fails the run instead of scrolling past. A small
   # quarantine: ASan's default keeps 256 MB of freed memory, which would hide the memory
