@@ -285,6 +285,7 @@ FramerPool::FramerPool(FramerLimits limits, size_t keep_free)
 
 FramerPool::~FramerPool() {
   for (ReaderState* s : free_) delete s;
+  delete reserve_;
 }
 
 ReaderState* FramerPool::acquire() {
@@ -292,6 +293,9 @@ ReaderState* FramerPool::acquire() {
   if (!free_.empty()) {
     s = free_.back();
     free_.pop_back();
+  } else if (reserve_) {
+    s = reserve_;  // refilled by the next recycle
+    reserve_ = nullptr;
   } else {
     s = ReaderState::create();
     if (!s) return nullptr;
@@ -312,26 +316,40 @@ void FramerPool::recycle(ReaderState*& state) {
   --lent_;
   // A state that still holds bytes or a frame in progress (after a failure, a close, or a
   // release) has a wslay context in an unknown state: free it rather than reuse it.
-  if (!s->idle() || free_.size() >= keep_free_) {
+  if (!s->idle()) {
     destroy(s);
     return;
   }
   if (size_t freed = s->trim(); freed && limits_.gate) limits_.gate->lent(-static_cast<int64_t>(freed));
-  free_.push_back(s);
+  if (!reserve_) {
+    reserve_ = s;  // the reserve is refilled first: see feed()
+  } else if (free_.size() < keep_free_) {
+    free_.push_back(s);
+  } else {
+    destroy(s);
+  }
 }
 
 FeedResult FramerPool::feed(ReaderState*& state, std::span<const uint8_t> bytes,
                             FrameSink& sink, uint64_t conn) {
   if (bytes.empty()) return {};
+  bool for_this_call_only = false;
   if (!state) {
-    // A new state is memory the gate may refuse; a pooled one is already paid for.
-    if (free_.empty() && limits_.gate && !limits_.gate->may_lend(kStateBytes)) return fail(kTryAgainLater);
+    // A new state is memory the gate may refuse; a pooled one is already paid for. Refused,
+    // complete frames still need a state while they are decoded, so that an idle
+    // connection's messages keep working: the state is lent for this call only, and the
+    // connection fails (1013) only if its bytes end inside a frame.
+    for_this_call_only = free_.empty() && !reserve_ && limits_.gate && !limits_.gate->may_lend(kStateBytes);
     state = acquire();
     // Out of memory: fail the connection rather than drop its bytes silently.
     if (!state) return fail(kInternalError);
   }
   const FeedResult result = state->feed(bytes, limits_, sink, conn);
   // The sink may have released the state (a connection torn down from a callback).
+  if (state && for_this_call_only && result.status == FeedStatus::kOk && !state->idle()) {
+    recycle(state);
+    return fail(kTryAgainLater);
+  }
   if (state && (result.status != FeedStatus::kOk || state->idle())) recycle(state);
   return result;
 }

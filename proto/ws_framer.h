@@ -101,7 +101,7 @@ class FramerPool {
   void release(ReaderState*& state);
 
   size_t lent() const { return lent_; }
-  size_t pooled() const { return free_.size(); }
+  size_t pooled() const { return free_.size() + (reserve_ ? 1 : 0); }
   const FramerLimits& limits() const { return limits_; }
 
  private:
@@ -113,6 +113,9 @@ class FramerPool {
   size_t keep_free_;
   size_t lent_ = 0;
   std::vector<ReaderState*> free_;
+  /// One idle state kept aside: lent for a single feed() when the gate refuses a new one,
+  /// so that complete frames are still decoded while memory is short.
+  ReaderState* reserve_ = nullptr;
 };
 
 /// Bytes of the header of an unmasked server frame carrying `payload_length` bytes: 2..10.

@@ -257,7 +257,8 @@ void run_broadcast(const Options& o, std::vector<Child>& kids, RunResult& r, Pro
   auto finish_if_done = [&](uint64_t id) {
     auto it = pending.find(id);
     if (it == pending.end() || !it->second.sent || !it->second.result || it->second.done_workers < active_workers) return;
-    uint64_t rtt = it->second.last - it->second.sent;
+    // Times come from several processes' CLOCK_MONOTONIC: never let an ordering slip wrap.
+    uint64_t rtt = it->second.last > it->second.sent ? it->second.last - it->second.sent : 0;
     step_hist.record(rtt);
     r.rtt.record(rtt);
     r.total.measured++;

@@ -163,12 +163,14 @@ void Worker::on_message(uint32_t slot, WsOp op, std::span<const uint8_t> p) {
       uint64_t& n = receipts_[id];
       if (++n >= c_.open_now) {
         receipts_.erase(id);
-        event(EventKind::kLocalDone, id, now_);
+        // A fresh clock, not the loop's cached one: the deliveries can be read in the very
+        // iteration that sent the broadcast (after its send time was taken).
+        event(EventKind::kLocalDone, id, now_ns());
       } else if (receipts_.size() > 4096) {
         receipts_.erase(receipts_.begin());  // bounded: ids that can no longer complete
       }
     } else if (type == "broadcastResult") {
-      event(EventKind::kResult, id, now_);
+      event(EventKind::kResult, id, now_ns());
     }
   }
 }

@@ -407,8 +407,51 @@ TEST(FramerPool, KeepsAtMostKeepFreeIdleStates) {
   const Bytes last = cont(bytes_of("!"));
   for (auto& s : states) EXPECT_EQ(pool.feed(s, last, sink).status, FeedStatus::kOk);
   EXPECT_EQ(pool.lent(), 0u);
-  EXPECT_EQ(pool.pooled(), 2u);
+  EXPECT_EQ(pool.pooled(), 3u);  // keep_free, plus the one reserve (see MemoryGate below)
   EXPECT_EQ(sink.count, 4);
+}
+
+/// A gate that refuses everything while `refuse` is set, and keeps the balance of what was lent.
+class TestGate final : public MemoryGate {
+ public:
+  bool may_lend(size_t) override { return !refuse; }
+  void lent(int64_t bytes) override { balance += bytes; }
+  bool refuse = false;
+  int64_t balance = 0;
+};
+
+TEST(FramerPool, ARefusingGateFailsOnlyMessagesThatNeedMemory) {
+  TestGate gate;
+  FramerLimits limits;
+  limits.gate = &gate;
+  {
+    FramerPool pool(limits, 0);  // keeps no idle state: every state is new memory
+    NullSink sink;
+    gate.refuse = true;
+    // Whole frames are still decoded: the state is lent for the call only.
+    ReaderState* idle = nullptr;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(pool.feed(idle, concat({text("a"), ping("p")}), sink).status, FeedStatus::kOk);
+      EXPECT_EQ(idle, nullptr);
+    }
+    EXPECT_EQ(sink.count, 6);
+    // A frame that ends beyond these bytes would keep a state: 1013.
+    const Bytes whole = text(std::string(300, 'x'));
+    ReaderState* split = nullptr;
+    FeedResult r = pool.feed(split, {whole.data(), 100}, sink);
+    EXPECT_EQ(r.status, FeedStatus::kFail);
+    EXPECT_EQ(r.close_code, 1013);
+    EXPECT_EQ(split, nullptr);
+    // So does a fragmented message, whose assembly buffer must grow.
+    gate.refuse = false;
+    ReaderState* fragmented = nullptr;
+    EXPECT_EQ(pool.feed(fragmented, text("first", false), sink).status, FeedStatus::kOk);
+    gate.refuse = true;
+    r = pool.feed(fragmented, cont(bytes_of(std::string(20000, 'y')), false), sink);
+    EXPECT_EQ(r.status, FeedStatus::kFail);
+    EXPECT_EQ(r.close_code, 1013);
+  }
+  EXPECT_EQ(gate.balance, 0);  // everything lent was given back
 }
 
 TEST(FramerPool, InterleavedConnectionsKeepTheirOwnState) {
