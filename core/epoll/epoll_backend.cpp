@@ -161,6 +161,7 @@ void EpollBackend::refuse_over_limit() {
   if (fd >= 0) {
     [[maybe_unused]] ssize_t n = ::send(fd, k503, sizeof k503 - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
+    engine_.stats().refused_by[static_cast<size_t>(RefuseReason::kCapacity)].fetch_add(1, std::memory_order_relaxed);
   }
   spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
