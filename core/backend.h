@@ -32,6 +32,17 @@ struct SendResult {
   bool pending = false;
 };
 
+/// A descriptor that something other than a connection watches on the reactor's loop (the
+/// chat app's Redis connection, driven by hiredis's async API). Called on the reactor's
+/// thread; a watch stays until unwatch_fd().
+class FdWatcher {
+ public:
+  virtual void on_fd_ready(int fd, bool readable, bool writable, bool failed) = 0;
+
+ protected:
+  ~FdWatcher() = default;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -61,6 +72,13 @@ class Backend {
   virtual void close(Connection& c, ConnId id) = 0;
   /// The process is exiting: stop accepting and close the listener.
   virtual void stop_listening() = 0;
+
+  /// Watches `fd` (any descriptor the caller owns) for readability and/or writability,
+  /// replacing an earlier watch of the same descriptor; with neither, it stays registered
+  /// but quiet. Returns 0 or -errno.
+  virtual int watch_fd(int fd, bool read, bool write, FdWatcher& watcher) = 0;
+  /// Stops watching `fd` (before the caller closes it). No callback follows.
+  virtual void unwatch_fd(int fd) = 0;
 };
 
 }  // namespace ringws

@@ -246,6 +246,7 @@ int run_server(const Config& config, AppModule& app) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);  // drain without exiting: the load balancer deregisters us
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -300,6 +301,7 @@ int run_server(const Config& config, AppModule& app) {
 
   int exit_code = kExitOk;
   bool draining = false;
+  bool exit_after_drain = false;  // SIGTERM/SIGINT; SIGUSR1 drains and keeps serving HTTP
   bool exiting = false;
   uint64_t drain_started_ns = 0;
   EmfCounters emf_previous;
@@ -316,12 +318,16 @@ int run_server(const Config& config, AppModule& app) {
     timespec wait{0, 100 * 1000 * 1000};
     int sig = sigtimedwait(&stop_signals, nullptr, &wait);
     governor.sample();
-    if ((sig == SIGINT || sig == SIGTERM) && !draining) {
-      log_event(LogLevel::kInfo, "draining", "\"signal\":\"%s\",\"drain_seconds\":%u",
-                sig == SIGINT ? "SIGINT" : "SIGTERM", config.drain_seconds);
-      start_drain();
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGUSR1) {
+      const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGUSR1";
+      bool exit_too = sig != SIGUSR1;
+      if (!draining || (exit_too && !exit_after_drain))
+        log_event(LogLevel::kInfo, "draining", "\"signal\":\"%s\",\"drain_seconds\":%u,\"exit\":%s", name,
+                  config.drain_seconds, exit_too ? "true" : "false");
+      exit_after_drain = exit_after_drain || exit_too;
+      if (!draining) start_drain();
     }
-    if (draining && !exiting) {
+    if (draining && exit_after_drain && !exiting) {
       // Exit once no reactor holds a WebSocket connection, or when the window and the close
       // deadline have passed; until then every reactor answers HTTP (503 on /healthz).
       bool overdue = monotonic_ns() - drain_started_ns >
@@ -337,10 +343,11 @@ int run_server(const Config& config, AppModule& app) {
       next_emf_ms = now + uint64_t(config.emf_interval) * 1000;
     }
     if (process.running() == 0) break;
-    if (!draining && process.running() < threads) {
+    if (!exiting && process.running() < threads) {
       // A reactor returned without being asked to: drain the rest and report it.
       exit_code = kExitRuntime;
-      start_drain();
+      exit_after_drain = true;
+      if (!draining) start_drain();
     }
   }
   uint64_t accepted = 0, closed = 0;

@@ -32,6 +32,10 @@ class App {
   virtual void on_close(Engine&, ConnId, uint32_t /*app_word*/) {}
   /// A frame another reactor handed this one with Engine::post(); owns one reference.
   virtual void on_posted(Engine&, SharedFrame* frame, uint32_t /*tag*/) { frame->release(); }
+  /// Once a second, on the reactor's thread (retries, expiries, backoff).
+  virtual void on_tick(Engine&) {}
+  /// The process is exiting: the last moment to close what the app watches (Engine::unwatch_fd).
+  virtual void on_exit(Engine&) {}
 };
 
 struct ServerState;

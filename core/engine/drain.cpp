@@ -55,6 +55,7 @@ void Engine::begin_exit() {
   exiting_ = true;
   exit_deadline_ = now_ + config_.close_timeout;
   backend_->stop_listening();
+  app_->on_exit(*this);
   for (uint32_t i = 0; i < slab_.high_water(); ++i)
     if (Connection* c = slab_.get(i)) teardown(*c, id_of(i));
 }

@@ -83,6 +83,10 @@ void Engine::begin_iteration(uint64_t now_ns) {
 void Engine::end_iteration() {
   follow_stop_flags();
   wheel_.advance(now_, &Engine::on_timer);
+  if (now_ != app_tick_) {
+    app_tick_ = now_;
+    app_->on_tick(*this);
+  }
   if (draining_ && !exiting_ && next_drain_batch_ns_ && now_ns_ >= next_drain_batch_ns_) drain_batch();
   if (exiting_) cut_remaining();
   // Sends go out last, so that everything queued during this iteration leaves together.

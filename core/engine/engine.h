@@ -72,6 +72,9 @@ class Engine final : private FrameSink, private MemoryGate {
   /// `tag` (< 2^31) on its own thread. Posts from one reactor to another keep their order.
   void post(unsigned peer, SharedFrame* frame, uint32_t tag);
   void count_fanout(uint64_t deliveries) { stats_.fanout_deliveries.fetch_add(deliveries, std::memory_order_relaxed); }
+  /// Watches a descriptor of the app's on this reactor's loop (see FdWatcher); 0 or -errno.
+  int watch_fd(int fd, bool read, bool write, FdWatcher& watcher) { return backend_->watch_fd(fd, read, write, watcher); }
+  void unwatch_fd(int fd) { backend_->unwatch_fd(fd); }
   /// When the bytes being handled arrived, to within one loop iteration (monotonic ns).
   uint64_t now_ns() const { return now_ns_; }
   unsigned id() const { return id_; }
@@ -200,6 +203,7 @@ class Engine final : private FrameSink, private MemoryGate {
   uint64_t start_ns_ = 0;
   uint64_t now_ns_ = 0;  ///< monotonic time of this iteration (STYLE.md habit 7)
   uint32_t now_ = 0;     ///< ticks (whole seconds) since start
+  uint32_t app_tick_ = 0;  ///< the last tick App::on_tick saw
   bool needs_peer_address_ = false;
   bool draining_ = false;
   bool exiting_ = false;

@@ -22,6 +22,11 @@ constexpr int kReadsPerEvent = 16;     // edge-triggered: then the connection wa
 constexpr size_t kSendScratchBytes = 16 * 1024;  // gathers up to this size are copied, then sent
 constexpr uint64_t kListenerTag = ~0ull;
 constexpr uint64_t kWakeTag = ~0ull - 1;
+// A watched descriptor's events carry this bit, the watch's generation and its index;
+// connection ids never set bits above 47.
+constexpr uint64_t kWatchBit = 1ull << 62;
+
+uint64_t watch_tag(uint32_t index, uint16_t generation) { return kWatchBit | (uint64_t(generation) << 32) | index; }
 
 // This backend's bits in Connection::backend_flags.
 enum EpollFlag : uint8_t {
@@ -112,6 +117,13 @@ void EpollBackend::run() {
         uint64_t value;
         [[maybe_unused]] ssize_t r = ::read(wake_fd_, &value, sizeof value);
         take_posts();
+        continue;
+      }
+      if (ev.data.u64 & kWatchBit) {
+        uint32_t index = static_cast<uint32_t>(ev.data.u64);
+        if (FdWatches::Watch* w = watches_.resolve(index, static_cast<uint16_t>(ev.data.u64 >> 32)))
+          w->watcher->on_fd_ready(w->fd, ev.events & (EPOLLIN | EPOLLHUP), ev.events & EPOLLOUT,
+                                  ev.events & (EPOLLERR | EPOLLHUP));
         continue;
       }
       ConnId id = conn_of(ev.data.u64);
@@ -284,6 +296,34 @@ void EpollBackend::post(Backend& peer_backend, SharedFrame* frame, uint32_t tag)
 
 void EpollBackend::take_posts() {
   posts_.drain([this](SharedFrame* frame, uint32_t tag) { engine_.on_posted(frame, tag); });
+}
+
+// ---------------------------------------------------------------------------------------
+// Descriptors the app watches
+
+int EpollBackend::watch_fd(int fd, bool read, bool write, FdWatcher& watcher) {
+  bool known = watches_.find(fd) >= 0;
+  uint32_t index = watches_.find_or_add(fd);
+  FdWatches::Watch& w = watches_.at(index);
+  w.watcher = &watcher;
+  w.read = read;
+  w.write = write;
+  epoll_event ev{};
+  ev.events = (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u);
+  ev.data.u64 = watch_tag(index, w.generation);
+  if (epoll_ctl(epoll_fd_, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) {
+    int err = -errno;
+    if (!known) watches_.remove(index);
+    return err;
+  }
+  return 0;
+}
+
+void EpollBackend::unwatch_fd(int fd) {
+  int index = watches_.find(fd);
+  if (index < 0) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  watches_.remove(static_cast<uint32_t>(index));
 }
 
 }  // namespace ringws

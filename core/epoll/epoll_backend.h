@@ -14,6 +14,7 @@
 
 #include "core/backend.h"
 #include "core/epoll/post_queue.h"
+#include "core/fd_watches.h"
 
 namespace ringws {
 
@@ -48,6 +49,8 @@ class EpollBackend final : public Backend {
   void shutdown_write(Connection& c, ConnId id) override;
   void close(Connection& c, ConnId id) override;
   void stop_listening() override;
+  int watch_fd(int fd, bool read, bool write, FdWatcher& watcher) override;
+  void unwatch_fd(int fd) override;
 
  private:
   void accept_ready();
@@ -71,6 +74,7 @@ class EpollBackend final : public Backend {
   std::vector<ConnId> unread_;  ///< edge-triggered connections left readable (fairness cap)
   std::vector<ConnId> retry_;
   PostQueue posts_;
+  FdWatches watches_;
 };
 
 }  // namespace ringws

@@ -170,6 +170,9 @@ void UringBackend::handle(const io_uring_cqe& cqe) {
     case Op::kCrossFrame:
       engine_.on_posted(pointer_of<SharedFrame>(ud), static_cast<uint32_t>(cqe.res));
       return;
+    case Op::kFdWatch:
+      on_watch(cqe);
+      return;
     case Op::kCrossSent:
       if (cqe.res < 0) {
         log_event(LogLevel::kWarn, "cross_reactor_post_failed", "\"reactor\":%u,\"peer\":%u,\"error\":\"%s\"",
@@ -260,6 +263,63 @@ void UringBackend::post(Backend& peer_backend, SharedFrame* frame, uint32_t tag)
   // drop it for a full CQ (IORING_FEAT_NODROP), so a failure means the peer is gone.
   io_uring_prep_msg_ring(sqe, peer.ring_.ring_fd, tag, encode_ptr(Op::kCrossFrame, frame), 0);
   io_uring_sqe_set_data64(sqe, encode_ptr(Op::kCrossSent, frame, static_cast<uint8_t>(peer.engine_.id())));
+}
+
+// ---------------------------------------------------------------------------------------
+// Descriptors the app watches: one-shot polls with the current interest, re-armed after
+// each event; a change of interest cancels the armed poll and arms a new generation.
+
+int UringBackend::watch_fd(int fd, bool read, bool write, FdWatcher& watcher) {
+  uint32_t index = watches_.find_or_add(fd);
+  FdWatches::Watch& w = watches_.at(index);
+  w.watcher = &watcher;
+  if (w.armed && (w.read != read || w.write != write)) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, encode_conn(Op::kFdWatch, index, w.generation), 0);
+    io_uring_sqe_set_data64(sqe, encode_op(Op::kUntracked));
+    w.armed = false;
+    ++w.generation;
+  }
+  w.read = read;
+  w.write = write;
+  if (!w.armed) arm_watch(index);
+  return 0;
+}
+
+void UringBackend::unwatch_fd(int fd) {
+  int index = watches_.find(fd);
+  if (index < 0) return;
+  FdWatches::Watch& w = watches_.at(static_cast<uint32_t>(index));
+  if (w.armed) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, encode_conn(Op::kFdWatch, static_cast<uint32_t>(index), w.generation), 0);
+    io_uring_sqe_set_data64(sqe, encode_op(Op::kUntracked));
+  }
+  watches_.remove(static_cast<uint32_t>(index));
+}
+
+void UringBackend::arm_watch(uint32_t index) {
+  FdWatches::Watch& w = watches_.at(index);
+  unsigned mask = (w.read ? POLLIN : 0u) | (w.write ? POLLOUT : 0u);
+  if (mask == 0) return;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_poll_add(sqe, w.fd, mask);
+  io_uring_sqe_set_data64(sqe, encode_conn(Op::kFdWatch, index, w.generation));
+  w.armed = true;
+}
+
+void UringBackend::on_watch(const io_uring_cqe& cqe) {
+  uint32_t index = index_of(cqe.user_data);
+  FdWatches::Watch* w = watches_.resolve(index, generation_of(cqe.user_data));
+  if (!w) return;  // changed or removed since it was armed
+  w->armed = false;
+  if (cqe.res == -ECANCELED) return;
+  unsigned events = cqe.res < 0 ? POLLERR : static_cast<unsigned>(cqe.res);
+  int fd = w->fd;
+  w->watcher->on_fd_ready(fd, events & (POLLIN | POLLHUP), events & POLLOUT, events & (POLLERR | POLLHUP | POLLNVAL));
+  // The callback may have changed or removed the watch; re-arm what is still wanted.
+  if (FdWatches::Watch* again = watches_.resolve(index, generation_of(cqe.user_data)); again && !again->armed)
+    arm_watch(index);
 }
 
 }  // namespace ringws

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/fd_watches.h"
 #include "core/uring/buffer_ring.h"
 #include "core/uring/ring.h"
 
@@ -42,6 +43,8 @@ class UringBackend final : public Backend {
   void shutdown_write(Connection& c, ConnId id) override;
   void close(Connection& c, ConnId id) override;
   void stop_listening() override;
+  int watch_fd(int fd, bool read, bool write, FdWatcher& watcher) override;
+  void unwatch_fd(int fd) override;
 
   const RingFeatures& features() const { return features_; }
   /// What setup() found missing, when it returned -EOPNOTSUPP.
@@ -63,6 +66,8 @@ class UringBackend final : public Backend {
   void submit_wake_read();
   void arm_timer();
   void retry_parked();
+  void arm_watch(uint32_t index);
+  void on_watch(const io_uring_cqe& cqe);
 
   Engine& engine_;
   int listen_fd_;
@@ -92,6 +97,7 @@ class UringBackend final : public Backend {
   __kernel_timespec timer_at_{};  ///< copied by the kernel at submission
   uint64_t timer_due_ns_ = 0;     ///< the latest timeout armed
 
+  FdWatches watches_;
   std::vector<ConnId> parked_;  ///< connections waiting for receive buffers (-ENOBUFS)
   std::vector<ConnId> retry_;
 };

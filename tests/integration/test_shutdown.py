@@ -51,3 +51,26 @@ def test_draining_refuses_upgrades_and_health_with_503(ringws):
     holder.close()
     s.proc.wait(20)
     assert s.proc.returncode == 0
+
+
+def test_sigusr1_drains_but_keeps_serving_until_sigterm(ringws):
+    # The ECS drain watcher (deploy/) sends SIGUSR1 when the load balancer starts
+    # deregistering the task: every WebSocket gets 1001, upgrades and /healthz get 503, and
+    # the process stays up (answering HTTP) until ECS sends SIGTERM, when it exits 0 at once.
+    s = ringws(drain_seconds=1)
+    clients = [RawWS.connect(s.host, s.port) for _ in range(4)]
+    s.proc.send_signal(signal.SIGUSR1)
+    for c in clients:
+        c.expect_close(1001, timeout=15)
+        c.close()
+    time.sleep(1.5)  # past the drain window: with SIGTERM the process would be gone by now
+    assert s.alive(), "SIGUSR1 must not stop the process"
+    status, _, body = http_exchange(s.host, s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+    assert status == 503
+    req, _ = handshake_request(s.host, s.port)
+    assert http_exchange(s.host, s.port, req, timeout=5)[0] == 503
+    assert any(e.get("event") == "draining" and e.get("signal") == "SIGUSR1" and e.get("exit") is False
+               for e in s.stdout_events())
+    s.signal(signal.SIGTERM)
+    s.proc.wait(20)
+    assert s.proc.returncode == 0

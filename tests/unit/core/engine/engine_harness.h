@@ -48,6 +48,8 @@ class FakeBackend final : public Backend {
     engine_.on_released(id);
   }
   void stop_listening() override {}
+  int watch_fd(int, bool, bool, FdWatcher&) override { return 0; }
+  void unwatch_fd(int) override {}
 
   struct Sent {
     ConnId id;
