@@ -47,6 +47,10 @@ constexpr const char* kCoreUsage =
     "  --trust-proxy            client address = right-most X-Forwarded-For entry (behind a balancer)\n"
     "  --allowed-origins LIST   comma-separated Origin values allowed to upgrade; others get 403\n"
     "  --log-connections        log every WebSocket open and close\n"
+    "  --admin-listen ADDR:PORT the admin listener: /metrics, /healthz, POST /admin/drain; keep it\n"
+    "                           private ([::1]:PORT for IPv6, port 0 picks one, off: none)\n"
+    "                           (default 127.0.0.1:9090)\n"
+    "  --demo                   serve the demo chat page at / on the public port\n"
     "  --emf-interval SEC       print CloudWatch Embedded Metric Format lines every SEC seconds (default off)\n"
     "  --emf-namespace NAME     EMF namespace (default ringws)\n"
     "  --emf-dimensions LIST    EMF dimensions, Name=Value,... (default Service=ringws)\n"
@@ -58,6 +62,27 @@ bool parse_number(std::string_view text, T& out, T min, T max) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) return false;
   out = v;
+  return true;
+}
+
+/// ADDR:PORT, [IPv6]:PORT, or "off".
+bool parse_listen_address(std::string_view text, std::string& host, uint16_t& port, bool& enabled) {
+  if (text == "off") {
+    enabled = false;
+    return true;
+  }
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view h = text.substr(0, colon);
+  if (h.front() == '[') {
+    if (h.size() < 3 || h.back() != ']') return false;
+    h = h.substr(1, h.size() - 2);
+  } else if (h.find(':') != std::string_view::npos) {
+    return false;  // an IPv6 address needs its brackets
+  }
+  if (!parse_number<uint16_t>(text.substr(colon + 1), port, 0, 65535)) return false;
+  host = h;
+  enabled = true;
   return true;
 }
 
@@ -114,6 +139,10 @@ OptionGroup::Result set_core(Config& c, std::string_view flag, std::string_view 
     why = "has an invalid value: expected bytes of at least 16Mi, with an optional K/M/G/T or Ki/Mi/Gi/Ti suffix";
   } else if (flag == "--memory-high-water") ok = number(c.memory_high_water, uint32_t{10}, uint32_t{100});
   else if (flag == "--allowed-origins") c.allowed_origins = value;
+  else if (flag == "--admin-listen") {
+    why = "has an invalid value: expected ADDR:PORT (IPv6 as [ADDR]:PORT) or off";
+    ok = parse_listen_address(value, c.admin_host, c.admin_port, c.admin_enabled);
+  }
   else if (flag == "--emf-interval") ok = number(c.emf_interval, uint32_t{1}, uint32_t{86400});
   else if (flag == "--emf-namespace") ok = !(c.emf_namespace = value).empty();
   else if (flag == "--emf-dimensions") c.emf_dimensions = value;
@@ -149,6 +178,10 @@ int parse_config(int argc, char** argv, Config& c, bool& exit_now, std::span<Opt
     }
     if (flag == "--log-connections") {
       c.log_connections = true;
+      continue;
+    }
+    if (flag == "--demo") {
+      c.demo = true;
       continue;
     }
     OptionGroup* owner = nullptr;

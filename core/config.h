@@ -42,6 +42,12 @@ struct Config {
   bool trust_proxy = false;       ///< take the client address from X-Forwarded-For's right-most entry
   std::string allowed_origins;    ///< comma-separated Origin values allowed to upgrade; empty: any
   bool log_connections = false;   ///< log every WebSocket open and close (debug volume)
+  /// The admin listener (/metrics, /healthz, POST /admin/drain): host and port, or
+  /// admin_enabled false for --admin-listen off. Port 0 picks a free one.
+  std::string admin_host = "127.0.0.1";
+  uint16_t admin_port = 9090;
+  bool admin_enabled = true;
+  bool demo = false;  ///< --demo: serve the demo chat page at / on the public port
 
   // CloudWatch Embedded Metric Format on stdout.
   uint32_t emf_interval = 0;  ///< seconds between EMF lines; 0: off

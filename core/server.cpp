@@ -69,7 +69,7 @@ struct Started {
 class Process {
  public:
   Process(const Config& config, AppModule& app, ServerState& state, unsigned threads)
-      : config_(config), app_(app), state_(state), threads_(threads) {}
+      : config_(config), app_(app), state_(state), threads_(threads), admin_port_(config.admin_port) {}
   ~Process() { stop_threads(); }
 
   /// Opens listeners, builds the reactors on `kind` and sets each up on its own thread.
@@ -90,6 +90,21 @@ class Process {
       port = bound;  // the first listener resolves port 0; the others join it (SO_REUSEPORT)
       listeners_.push_back(fd);
     }
+    if (config_.admin_enabled) {
+      uint16_t bound = 0;
+      int err = check_port_free(config_.admin_host, admin_port_);
+      int fd = err < 0 ? err : open_listening_socket(config_.admin_host, admin_port_, bound);
+      if (fd < 0) {
+        log_event(LogLevel::kError, "listen_failed", "\"admin\":true,\"host\":%s,\"port\":%u,\"error\":\"%s\"",
+                  JsonEscaped<128>(config_.admin_host).c_str(), admin_port_, strerror(-fd));
+        std::fprintf(stderr, "ringws: cannot listen on %s:%u (--admin-listen): %s\n", config_.admin_host.c_str(),
+                     admin_port_, strerror(-fd));
+        result.exit_code = kExitListen;
+        return result;
+      }
+      admin_port_ = bound;  // kept for a second start (the fallback to epoll)
+      admin_fd_ = fd;
+    }
     // epoll's descriptors come from the process's one table: what is left of RLIMIT_NOFILE
     // after what is open now and three per reactor (epoll, eventfd, spare).
     int64_t base = static_cast<int64_t>(open_descriptor_count()) + 3 * threads_ + 16;
@@ -101,18 +116,20 @@ class Process {
     for (unsigned i = 0; i < threads_; ++i) {
       Reactor r;
       r.engine = std::make_unique<Engine>(state_, i, app_.make_app(i), capacity);
+      int admin = i == 0 ? admin_fd_ : -1;  // reactor 0 serves the admin listener
       if (kind == BackendKind::kIoUring)
         r.backend = std::make_unique<UringBackend>(*r.engine, listeners_[i], capacity,
-                                                   UringSettings{share, config_.buffer_size});
+                                                   UringSettings{share, config_.buffer_size}, admin);
       else
         r.backend = std::make_unique<EpollBackend>(
-            *r.engine, listeners_[i], EpollSettings{std::max<uint32_t>(65536, config_.buffer_size), config_.epoll_edge_triggered},
-            budget_);
+            *r.engine, listeners_[i],
+            EpollSettings{std::max<uint32_t>(65536, config_.buffer_size), config_.epoll_edge_triggered}, budget_, admin);
       r.engine->attach(*r.backend);
       engines_.push_back(r.engine.get());
       reactors_.push_back(std::move(r));
     }
     listeners_.clear();  // the backends own them now
+    admin_fd_ = -1;
     for (auto& r : reactors_) r.engine->set_peers(engines_);
     state_.engines = engines_;
 
@@ -161,6 +178,8 @@ class Process {
 
   /// Joins the threads and destroys the reactors: backends first (their kernel objects
   /// name the engines' slots), then engines.
+  uint16_t admin_port() const { return config_.admin_enabled ? admin_port_ : 0; }
+
   void stop_threads() {
     if (go_) go_->count_down();
     for (auto& w : workers_) w.join();
@@ -171,6 +190,8 @@ class Process {
     state_.engines = {};
     for (int fd : listeners_) ::close(fd);
     listeners_.clear();
+    if (admin_fd_ >= 0) ::close(admin_fd_);
+    admin_fd_ = -1;
     go_.reset();
     set_up_.reset();
     proceed_.store(false);
@@ -199,6 +220,8 @@ class Process {
   unsigned threads_;
   DescriptorBudget budget_;
   std::vector<int> listeners_;
+  int admin_fd_ = -1;
+  uint16_t admin_port_ = 0;
   std::vector<Reactor> reactors_;
   std::vector<Engine*> engines_;
   std::vector<std::thread> workers_;
@@ -293,11 +316,12 @@ int run_server(const Config& config, AppModule& app) {
   log_event(LogLevel::kInfo, "listening",
             "\"host\":%s,\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"%s\",\"backend_reason\":\"%s\","
             "\"ring_flags\":\"%s\",\"connections_per_reactor\":%u,\"memory_limit\":%llu,\"memory_limit_source\":\"%s\","
-            "\"max_connections\":%u",
+            "\"max_connections\":%u,\"admin_port\":%u",
             host_json.c_str(), port, threads, config.app.c_str(), backend_name(decision.kind),
             decision.reason.c_str(), uring ? uring->features().describe().c_str() : "",
             process.engines().empty() ? 0 : process.engines()[0]->capacity(),
-            static_cast<unsigned long long>(governor.limit()), governor.limit_source().c_str(), state.max_connections);
+            static_cast<unsigned long long>(governor.limit()), governor.limit_source().c_str(), state.max_connections,
+            process.admin_port());
 
   int exit_code = kExitOk;
   bool draining = false;
@@ -326,6 +350,11 @@ int run_server(const Config& config, AppModule& app) {
                   config.drain_seconds, exit_too ? "true" : "false");
       exit_after_drain = exit_after_drain || exit_too;
       if (!draining) start_drain();
+    }
+    if (state.drain_requested.load() && !draining) {
+      log_event(LogLevel::kInfo, "draining", "\"request\":\"POST /admin/drain\",\"drain_seconds\":%u,\"exit\":false",
+                config.drain_seconds);
+      start_drain();
     }
     if (draining && exit_after_drain && !exiting) {
       // Exit once no reactor holds a WebSocket connection, or when the window and the close

@@ -28,6 +28,7 @@ struct ServerState {
   MemoryGovernor& governor;
   std::atomic<bool> draining{false};
   std::atomic<bool> exit_now{false};       ///< the drain is over: reactors stop listening and return
+  std::atomic<bool> drain_requested{false};  ///< POST /admin/drain: the main thread starts a drain
   std::atomic<int64_t> websocket_open{0};  ///< upgraded connections in the process
   std::atomic<int64_t> connections{0};     ///< accepted connections not yet closed (all phases)
   uint32_t max_connections = 0;            ///< the cap on `connections`: --max-connections, or derived

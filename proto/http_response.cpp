@@ -32,6 +32,7 @@ std::string_view reason_phrase(int status) {
   switch (status) {
     case 101: return "Switching Protocols";
     case 200: return "OK";
+    case 202: return "Accepted";
     case 301: return "Moved Permanently";
     case 302: return "Found";
     case 400: return "Bad Request";

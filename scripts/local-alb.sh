@@ -148,7 +148,9 @@ trap 'on_signal SIGINT' INT
 trap 'on_signal SIGTERM' TERM
 
 start_instance() {  # name port
-  local args=(--host "$host" --port "$2" --threads "$threads" --trust-proxy)
+  # The admin listener (/metrics, POST /admin/drain) on a free loopback port each; the demo
+  # page on, so the balancer's URL serves it.
+  local args=(--host "$host" --port "$2" --threads "$threads" --trust-proxy --admin-listen "127.0.0.1:0" --demo)
   [[ -n "$drain_seconds" ]] && args+=(--drain-seconds "$drain_seconds")
   local log="$workdir/ringws-$1.log"
   "$binary" "${args[@]}" "${extra[@]}" </dev/null >"$log" 2>&1 &
@@ -177,6 +179,10 @@ start_instance b "$port_b"
 pid_b=${pids[1]}
 wait_listening a "$pid_a"
 wait_listening b "$pid_b"
+for name in a b; do  # where each instance's admin listener is (its listening line says)
+  admin_port=$(grep -o '"admin_port":[0-9]*' "$workdir/ringws-$name.log" | head -1 | cut -d: -f2)
+  echo "ADMIN name=$name url=http://127.0.0.1:$admin_port/"
+done
 
 haproxy_log="$workdir/haproxy.log"
 RINGWS_LB_HOST="$host" RINGWS_LB_PORT="$lb_port" RINGWS_LB_STATS_PORT="$stats_port" \

@@ -167,7 +167,7 @@ run_once() {
   local r=$1
   cg_setup "ringws-figure-$$" || exit 2
   : > "$tmp/server.out"
-  cg_exec "$binary" --app "$app" --host 127.0.0.1 --port "$port" --threads "$threads" "${server_args[@]}" \
+  cg_exec "$binary" --app "$app" --host 127.0.0.1 --port "$port" --threads "$threads" --admin-listen off "${server_args[@]}" \
     > "$tmp/server.out" 2> "$tmp/server.err" &
   server_pid=$!
   local line listen_port

@@ -9,5 +9,5 @@ cmake --build build -j"$(nproc)" --target ringws
 port=8080
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do [[ "${args[i]}" == --port ]] && port="${args[i+1]:-8080}"; done
-echo "ringws: demo chat page http://localhost:${port}/  (WebSocket ws://localhost:${port}/ws, health /healthz, metrics /metrics)" >&2
-exec build/ringws "$@"
+echo "ringws: demo chat page http://localhost:${port}/  (WebSocket ws://localhost:${port}/ws, health /healthz; metrics http://127.0.0.1:9090/metrics)" >&2
+exec build/ringws --demo "$@"

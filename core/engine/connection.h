@@ -65,7 +65,8 @@ struct Connection {
   int32_t fd = -1;            ///< io_uring: direct descriptor index; epoll: the socket
   ConnState state = ConnState::kHandshake;
   uint8_t flags = 0;          ///< ConnFlag
-  uint8_t close_reason = 0;   ///< a CloseReason
+  uint8_t close_reason : 4 = 0;  ///< a CloseReason
+  uint8_t admin : 1 = 0;         ///< accepted on the admin listener (/metrics, POST /admin/drain)
   uint8_t backend_flags = 0;  ///< the backend's own bits
   uint8_t ops_in_flight = 0;  ///< the backend's: operations that still name the slot
 };

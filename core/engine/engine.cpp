@@ -114,7 +114,7 @@ uint64_t Engine::next_wakeup_ns() const {
 // ---------------------------------------------------------------------------------------
 // Events from the backend
 
-ConnId Engine::on_accepted(int fd, const sockaddr* peer, bool limited) {
+ConnId Engine::on_accepted(int fd, const sockaddr* peer, bool limited, bool admin) {
   if (exiting_) return {};
   uint32_t index = slab_.allocate();
   if (index == kNoSlot) {
@@ -124,6 +124,7 @@ ConnId Engine::on_accepted(int fd, const sockaddr* peer, bool limited) {
   Connection& c = *slab_.get(index);
   ConnId id = id_of(index);
   c.fd = fd;
+  c.admin = admin ? 1 : 0;
   c.last_rx = tick_after(0);
   int64_t before = state_.connections.fetch_add(1, std::memory_order_relaxed);
   stats_.accepted.fetch_add(1, std::memory_order_relaxed);

@@ -89,10 +89,11 @@ class Engine final : private FrameSink, private MemoryGate {
   bool finished() const;
   /// When the backend must wake the loop at the latest (monotonic ns).
   uint64_t next_wakeup_ns() const;
-  /// A new connection on descriptor `fd`. `limited`: the descriptor table is nearly full
+  /// A new connection on descriptor `fd` (`admin`: from the admin listener, which serves
+  /// the operator's endpoints and no WebSocket). `limited`: the descriptor table is nearly full
   /// (the backend keeps a reserve so /healthz and /metrics can still answer). Returns
   /// its id, or one with index kNoSlot when it was not taken (the backend closes `fd`).
-  ConnId on_accepted(int fd, const sockaddr* peer, bool limited);
+  ConnId on_accepted(int fd, const sockaddr* peer, bool limited, bool admin = false);
   /// True when a setting needs each client's TCP address (the io_uring backend then looks
   /// it up, which multishot accept cannot report, and calls on_peer_address).
   bool needs_peer_address() const { return needs_peer_address_; }
@@ -133,6 +134,8 @@ class Engine final : private FrameSink, private MemoryGate {
   void handle_request(Connection& c, ConnId id, const HttpRequest& request, std::span<const uint8_t> rest,
                       std::span<const uint8_t> more);
   bool admit_upgrade(Connection& c, ConnId id, const HttpRequest& request, std::string_view address);
+  /// A request on the admin listener: GET /healthz, GET /metrics, POST /admin/drain.
+  void handle_admin_request(Connection& c, ConnId id, const HttpRequest& request, std::string_view address);
   void refuse(Connection& c, ConnId id, int status, RefuseReason why, std::string_view address);
   void respond_and_close(Connection& c, ConnId id, int status, std::string_view body = {},
                          std::string_view content_type = "text/plain; charset=utf-8");

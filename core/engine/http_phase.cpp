@@ -112,6 +112,10 @@ void Engine::handle_request(Connection& c, ConnId id, const HttpRequest& request
   // The client's address, for limits and logs: behind a trusted proxy the entry it appended.
   std::string_view address = c.handshake ? std::string_view(c.handshake->peer) : std::string_view{};
   if (config_.trust_proxy && !request.x_forwarded_for.empty()) address = rightmost_forwarded(request.x_forwarded_for);
+  if (c.admin) {
+    handle_admin_request(c, id, request, address);
+    return;
+  }
   RequestVerdict verdict = classify_request(request);
   if (verdict.kind == RequestKind::kReject) {
     RefuseReason why = verdict.status == 405   ? RefuseReason::kMethod
@@ -121,7 +125,7 @@ void Engine::handle_request(Connection& c, ConnId id, const HttpRequest& request
     return;
   }
   if (verdict.kind == RequestKind::kPlainGet) {
-    PlainResponse response = route_plain_get(request.target, state_);
+    PlainResponse response = route_plain_get(request.target, state_, false);
     respond_and_close(c, id, response.status, response.body, response.content_type);
     return;
   }
@@ -167,6 +171,28 @@ void Engine::handle_request(Connection& c, ConnId id, const HttpRequest& request
     governor_.charge(-int64_t(sizeof(HandshakeBuffer) + buffer->capacity));
     std::free(buffer);
   }
+}
+
+void Engine::handle_admin_request(Connection& c, ConnId id, const HttpRequest& request, std::string_view address) {
+  std::string_view path = request.target.substr(0, request.target.find('?'));
+  if (request.method == "POST" && path == "/admin/drain") {
+    // The main thread starts the drain (as SIGUSR1 does): 1001 to every WebSocket, 503 to
+    // upgrades and /healthz, the process kept running for the rest of the deregistration.
+    bool first = !state_.drain_requested.exchange(true);
+    log_event(LogLevel::kInfo, "drain_requested", "\"address\":%s,\"first\":%s", JsonEscaped<96>(address).c_str(),
+              first ? "true" : "false");
+    respond_and_close(c, id, 202, "draining\n");
+    return;
+  }
+  RequestVerdict verdict = classify_request(request);
+  if (verdict.kind == RequestKind::kPlainGet) {
+    PlainResponse response = route_plain_get(request.target, state_, true);
+    respond_and_close(c, id, response.status, response.body, response.content_type);
+    return;
+  }
+  // No WebSocket on the admin listener, and nothing but GET besides the drain.
+  int status = verdict.kind == RequestKind::kWebSocketUpgrade ? 404 : verdict.status;
+  refuse(c, id, status ? status : 400, status == 405 ? RefuseReason::kMethod : RefuseReason::kBadRequest, address);
 }
 
 bool Engine::admit_upgrade(Connection& c, ConnId id, const HttpRequest& request, std::string_view address) {

@@ -22,6 +22,7 @@ constexpr int kReadsPerEvent = 16;     // edge-triggered: then the connection wa
 constexpr size_t kSendScratchBytes = 16 * 1024;  // gathers up to this size are copied, then sent
 constexpr uint64_t kListenerTag = ~0ull;
 constexpr uint64_t kWakeTag = ~0ull - 1;
+constexpr uint64_t kAdminTag = ~0ull - 2;
 // A watched descriptor's events carry this bit, the watch's generation and its index;
 // connection ids never set bits above 47.
 constexpr uint64_t kWatchBit = 1ull << 62;
@@ -42,11 +43,18 @@ constexpr char k503[] =
 
 }  // namespace
 
-EpollBackend::EpollBackend(Engine& engine, int listen_fd, EpollSettings settings, DescriptorBudget& budget)
-    : engine_(engine), listen_fd_(listen_fd), settings_(settings), budget_(budget), events_(kEventBatch) {}
+EpollBackend::EpollBackend(Engine& engine, int listen_fd, EpollSettings settings, DescriptorBudget& budget,
+                           int admin_fd)
+    : engine_(engine),
+      listen_fd_(listen_fd),
+      admin_fd_(admin_fd),
+      settings_(settings),
+      budget_(budget),
+      events_(kEventBatch) {}
 
 EpollBackend::~EpollBackend() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (admin_fd_ >= 0) ::close(admin_fd_);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
   if (spare_fd_ >= 0) ::close(spare_fd_);
@@ -68,6 +76,13 @@ int EpollBackend::setup(const char*& what) {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev) < 0) return -errno;
   ev.data.u64 = kWakeTag;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) < 0) return -errno;
+  if (admin_fd_ >= 0) {
+    what = "admin listener";
+    int admin_flags = fcntl(admin_fd_, F_GETFL);
+    if (admin_flags < 0 || fcntl(admin_fd_, F_SETFL, admin_flags | O_NONBLOCK) < 0) return -errno;
+    ev.data.u64 = kAdminTag;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, admin_fd_, &ev) < 0) return -errno;
+  }
   what = "spare descriptor";
   spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (spare_fd_ < 0) return -errno;
@@ -109,8 +124,9 @@ void EpollBackend::run() {
     }
     for (int i = 0; i < n; ++i) {
       const epoll_event& ev = events_[static_cast<size_t>(i)];
-      if (ev.data.u64 == kListenerTag) {
-        accept_ready();
+      if (ev.data.u64 == kListenerTag || ev.data.u64 == kAdminTag) {
+        bool admin = ev.data.u64 == kAdminTag;
+        accept_ready(admin ? admin_fd_ : listen_fd_, admin);
         continue;
       }
       if (ev.data.u64 == kWakeTag) {
@@ -141,21 +157,21 @@ void EpollBackend::run() {
 // ---------------------------------------------------------------------------------------
 // Accepting
 
-void EpollBackend::accept_ready() {
-  for (int i = 0; i < kAcceptsPerEvent && listen_fd_ >= 0; ++i) {
+void EpollBackend::accept_ready(int listen_fd, bool admin) {
+  for (int i = 0; i < kAcceptsPerEvent && listen_fd >= 0; ++i) {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE) refuse_over_limit();
+      if (errno == EMFILE || errno == ENFILE) refuse_over_limit(listen_fd);
       return;  // EAGAIN: the backlog is empty
     }
     int64_t open = budget_.open.fetch_add(1, std::memory_order_relaxed) + 1;
     // Near the descriptor limit, new connections may still ask for /healthz or /metrics,
     // but not become WebSocket connections.
-    bool limited = open > budget_.limit - budget_.reserve;
-    ConnId id = engine_.on_accepted(fd, reinterpret_cast<sockaddr*>(&addr), limited);
+    bool limited = !admin && open > budget_.limit - budget_.reserve;
+    ConnId id = engine_.on_accepted(fd, reinterpret_cast<sockaddr*>(&addr), limited, admin);
     if (id.index == kNoSlot) {
       ::close(fd);
       budget_.open.fetch_sub(1, std::memory_order_relaxed);
@@ -163,13 +179,13 @@ void EpollBackend::accept_ready() {
   }
 }
 
-void EpollBackend::refuse_over_limit() {
+void EpollBackend::refuse_over_limit(int listen_fd) {
   // Out of descriptors: the listener stays readable, so without this every epoll_wait
   // would return at once. Give up the spare descriptor to take one client off the
   // backlog, tell it why, and take the spare back.
   engine_.stats().accept_errors.fetch_add(1, std::memory_order_relaxed);
   ::close(spare_fd_);
-  int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd >= 0) {
     [[maybe_unused]] ssize_t n = ::send(fd, k503, sizeof k503 - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
@@ -282,6 +298,11 @@ void EpollBackend::stop_listening() {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
   ::close(listen_fd_);
   listen_fd_ = -1;
+  if (admin_fd_ >= 0) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, admin_fd_, nullptr);
+    ::close(admin_fd_);
+    admin_fd_ = -1;
+  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -35,8 +35,9 @@ struct DescriptorBudget {
 
 class EpollBackend final : public Backend {
  public:
-  /// `listen_fd`: this reactor's SO_REUSEPORT listener (owned from now on).
-  EpollBackend(Engine& engine, int listen_fd, EpollSettings settings, DescriptorBudget& budget);
+  /// `listen_fd`: this reactor's SO_REUSEPORT listener (owned from now on); `admin_fd`: the
+  /// admin listener, on the one reactor that serves it (owned), or -1.
+  EpollBackend(Engine& engine, int listen_fd, EpollSettings settings, DescriptorBudget& budget, int admin_fd = -1);
   ~EpollBackend() override;
 
   BackendKind kind() const override { return BackendKind::kEpoll; }
@@ -53,8 +54,8 @@ class EpollBackend final : public Backend {
   void unwatch_fd(int fd) override;
 
  private:
-  void accept_ready();
-  void refuse_over_limit();
+  void accept_ready(int listen_fd, bool admin);
+  void refuse_over_limit(int listen_fd);
   /// Reads what `c` has; returns true if more may be left unread (edge-triggered).
   bool read_ready(Connection& c, ConnId id);
   void write_ready(Connection& c, ConnId id);
@@ -63,6 +64,7 @@ class EpollBackend final : public Backend {
 
   Engine& engine_;
   int listen_fd_;
+  int admin_fd_;
   EpollSettings settings_;
   DescriptorBudget& budget_;
   int epoll_fd_ = -1;

@@ -1,6 +1,7 @@
-// The plain HTTP endpoints every reactor serves beside the WebSocket upgrade: GET /healthz
-// for the load balancer, GET /metrics for Prometheus, the demo page at /. A pure routing
-// function: the engine sends what it returns and closes.
+// The plain HTTP endpoints. The public port serves GET /healthz for the load balancer, and
+// the demo page at / with --demo; the admin listener (--admin-listen, private) serves
+// GET /healthz and GET /metrics, and POST /admin/drain (see the engine's HTTP phase). A pure
+// routing function: the engine sends what it returns and closes.
 #pragma once
 
 #include <string>
@@ -20,6 +21,6 @@ struct PlainResponse {
 /// /healthz answers 503 only while draining: an ALB health check that fails makes ECS
 /// replace the task, which would cut every connection it holds, so being full (memory or
 /// descriptors) is never reported as unhealthy.
-PlainResponse route_plain_get(std::string_view target, const ServerState& state);
+PlainResponse route_plain_get(std::string_view target, const ServerState& state, bool admin);
 
 }  // namespace ringws

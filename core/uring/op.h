@@ -27,6 +27,7 @@ enum class Op : uint8_t {
   kCrossFrame,   ///< a broadcast frame posted by another reactor (MSG_RING)
   kCrossSent,    ///< completion of our MSG_RING on the sender's side
   kFdWatch,      ///< a one-shot poll on a descriptor the app watches (index: the watch)
+  kAcceptAdmin,  ///< multishot accept on the admin listener (one reactor has it)
 };
 
 inline uint64_t encode_conn(Op op, uint32_t index, uint16_t generation) {

@@ -29,9 +29,10 @@ constexpr int kReceiveRounds = 4;  // submit-and-harvest rounds per iteration fo
 
 }  // namespace
 
-UringBackend::UringBackend(Engine& engine, int listen_fd, uint32_t capacity, UringSettings settings)
+UringBackend::UringBackend(Engine& engine, int listen_fd, uint32_t capacity, UringSettings settings, int admin_fd)
     : engine_(engine),
       listen_fd_(listen_fd),
+      admin_fd_(admin_fd),
       capacity_(capacity),
       reserve_(capacity >= 128 ? 16 : capacity / 8),
       settings_(settings),
@@ -49,6 +50,7 @@ UringBackend::~UringBackend() {
     io_uring_queue_exit(&ring_);
   }
   if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (admin_fd_ >= 0) ::close(admin_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
@@ -101,6 +103,7 @@ void UringBackend::wake() {
 void UringBackend::run() {
   engine_.begin_iteration(monotonic_ns());
   arm_accept();
+  if (admin_fd_ >= 0) arm_admin_accept();
   submit_wake_read();
   io_uring_cqe* batch[kCqeBatch];
   io_uring_cqe copies[kCqeBatch];
@@ -156,6 +159,9 @@ void UringBackend::handle(const io_uring_cqe& cqe) {
   switch (op_of(ud)) {
     case Op::kAccept:
       on_accept(cqe);
+      return;
+    case Op::kAcceptAdmin:
+      on_admin_accept(cqe);
       return;
     case Op::kTick:
       // Timeouts can overlap (an earlier one armed when a drain began): the latest one
@@ -240,9 +246,16 @@ void UringBackend::stop_listening() {
     io_uring_prep_cancel64(sqe, encode_op(Op::kAccept), 0);
     io_uring_sqe_set_data64(sqe, encode_op(Op::kUntracked));
   }
+  if (admin_armed_) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, encode_op(Op::kAcceptAdmin), 0);
+    io_uring_sqe_set_data64(sqe, encode_op(Op::kUntracked));
+  }
   // The armed accept holds its own reference to the socket until the cancel completes.
   ::close(listen_fd_);
   listen_fd_ = -1;
+  if (admin_fd_ >= 0) ::close(admin_fd_);
+  admin_fd_ = -1;
   // Hand the cancel to the kernel now: the armed accept would keep the socket in the
   // SO_REUSEPORT group, taking connections nobody will serve, until the ring goes.
   io_uring_submit(&ring_);

@@ -29,8 +29,9 @@ struct UringSettings {
 class UringBackend final : public Backend {
  public:
   /// `listen_fd`: this reactor's SO_REUSEPORT listener (owned from now on). `capacity`:
-  /// the fixed-file table's size, which is also the engine's slot count.
-  UringBackend(Engine& engine, int listen_fd, uint32_t capacity, UringSettings settings);
+  /// the fixed-file table's size, which is also the engine's slot count. `admin_fd`: the
+  /// admin listener, on the one reactor that serves it (owned), or -1.
+  UringBackend(Engine& engine, int listen_fd, uint32_t capacity, UringSettings settings, int admin_fd = -1);
   ~UringBackend() override;
 
   BackendKind kind() const override { return BackendKind::kIoUring; }
@@ -60,6 +61,8 @@ class UringBackend final : public Backend {
   void op_done(Connection& c, ConnId id);
 
   void arm_accept();
+  void arm_admin_accept();
+  void on_admin_accept(const io_uring_cqe& cqe);
   void arm_poll(Connection& c, ConnId id);
   void submit_recv(Connection& c, ConnId id);
   void submit_close(Connection& c, ConnId id);
@@ -71,6 +74,8 @@ class UringBackend final : public Backend {
 
   Engine& engine_;
   int listen_fd_;
+  int admin_fd_;
+  bool admin_armed_ = false;
   uint32_t capacity_;
   uint32_t reserve_;  ///< table entries kept for plain requests when the table is nearly full
   UringSettings settings_;

@@ -57,6 +57,29 @@ void UringBackend::on_accept(const io_uring_cqe& cqe) {
   if (!accept_armed_ && !accept_paused_ && listening_) arm_accept();
 }
 
+void UringBackend::arm_admin_accept() {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_multishot_accept_direct(sqe, admin_fd_, nullptr, nullptr, 0);
+  io_uring_sqe_set_data64(sqe, encode_op(Op::kAcceptAdmin));
+  admin_armed_ = true;
+}
+
+void UringBackend::on_admin_accept(const io_uring_cqe& cqe) {
+  if (!(cqe.flags & IORING_CQE_F_MORE)) admin_armed_ = false;
+  if (cqe.res >= 0) {
+    // The operator's endpoints: served even near a full table (the reserve is for them).
+    ConnId id = engine_.on_accepted(cqe.res, nullptr, false, /*admin=*/true);
+    if (id.index == kNoSlot) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_close_direct(sqe, static_cast<unsigned>(cqe.res));
+      io_uring_sqe_set_data64(sqe, encode_op(Op::kUntracked));
+    }
+  } else if (cqe.res != -ECANCELED) {
+    engine_.stats().accept_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!admin_armed_ && listening_ && admin_fd_ >= 0) arm_admin_accept();
+}
+
 void UringBackend::watch(Connection& c, ConnId id) {
   if (lookup_peers_ && c.handshake) {
     // Submitted before the poll, so it completes (inline, at submission) before any bytes

@@ -197,7 +197,7 @@ class Run:
         err = open(self.tmp / f"{self.name}.err", "w")
         if self.kind == "ringws":
             threads = self.args.threads or max(2, math.ceil(self.args.max / 19000))
-            cmd = [str(self.args.binary), "--app", "echo", "--host", "127.0.0.1", "--port", "0",
+            cmd = [str(self.args.binary), "--app", "echo", "--host", "127.0.0.1", "--port", "0", "--admin-listen", "off",
                    "--threads", str(threads), "--drain-seconds", "1", *shlex.split(self.extra)]
         else:
             peer = REPO / "bench" / "peers" / "node-ws"

@@ -224,7 +224,7 @@ class Server:
 
 def ringws_argv(binary, app, threads, extra):
     """ringws on loopback at {port}; `extra` (a string, split like a shell) comes last."""
-    return [str(binary), "--app", app, "--host", "127.0.0.1", "--port", "{port}", "--threads", str(threads),
+    return [str(binary), "--app", app, "--host", "127.0.0.1", "--port", "{port}", "--admin-listen", "off", "--threads", str(threads),
             "--drain-seconds", "1", *shlex.split(extra or "")]
 
 

@@ -88,7 +88,10 @@ class LocalAlb:
             kind = line.split(" ", 1)[0]
             if kind == "INSTANCE":
                 f = self.fields(line)
-                self.instances[f["name"]] = {"pid": int(f["pid"]), "url": f["url"], "log": f["log"]}
+                self.instances.setdefault(f["name"], {}).update(pid=int(f["pid"]), url=f["url"], log=f["log"])
+            elif kind == "ADMIN":
+                f = self.fields(line)
+                self.instances.setdefault(f["name"], {})["admin_url"] = f["url"]
             elif kind == "HAPROXY":
                 f = self.fields(line)
                 self.haproxy = {"pid": int(f["pid"]), "stats": f["stats"], "log": f["log"]}

@@ -108,7 +108,7 @@ async def _scenario(alb, a, b):
     counts = await wait_until(
         f"the instances' ringws_connections_open to add up to {CLIENTS}",
         lambda: (lambda n: n if sum(n) == CLIENTS else None)(
-            (connections_open(a["url"]), connections_open(b["url"]))))
+            (connections_open(a["admin_url"]), connections_open(b["admin_url"]))))
     on_a, on_b = counts
     assert on_a > 0 and on_b > 0, f"HAProxy did not spread the clients: a={on_a} b={on_b}"
 
@@ -147,7 +147,7 @@ async def _scenario(alb, a, b):
 
         # Every client is now on instance b.
         await wait_until(f"instance b's ringws_connections_open to reach {CLIENTS}",
-                         lambda: connections_open(b["url"]) == CLIENTS)
+                         lambda: connections_open(b["admin_url"]) == CLIENTS)
 
         # A message published in the room reaches every client, the moved ones included.
         stayed = next(c for c in clients if not c.close_codes)

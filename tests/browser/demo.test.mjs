@@ -19,7 +19,7 @@ if (!BIN) throw new Error('set RINGWS_BIN or pass the ringws binary path');
 
 // Starts ringws and resolves once its "listening" log line names the port.
 function startServer(port = 0, extraArgs = []) {
-  const proc = spawn(BIN, ['--port', String(port), '--host', '127.0.0.1', '--threads', '2',
+  const proc = spawn(BIN, ['--port', String(port), '--host', '127.0.0.1', '--threads', '2', '--demo', '--admin-listen', '127.0.0.1:0',
                            ...extraArgs],
                      { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));

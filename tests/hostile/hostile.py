@@ -94,7 +94,7 @@ class PeakRss:
 
 
 def scrape(server):
-    status, _, body = http_get(server, "/metrics")
+    status, _, body = http_get(server, "/metrics", admin=True)
     assert status == 200, f"GET /metrics answered {status}"
     return Metrics(body.decode())
 

@@ -37,6 +37,10 @@ class Server:
                                            "--threads", str(threads)]
         # The default drain window (25 s, for an ALB) would outlast STOP_TIMEOUT.
         options.setdefault("drain_seconds", 2)
+        # The admin listener (/metrics, POST /admin/drain) on a free port: tests run servers
+        # side by side, and the default 9090 would clash. The demo page on, as a user runs it.
+        options.setdefault("admin_listen", "127.0.0.1:0")
+        options.setdefault("demo", True)
         # RINGWS_BACKEND=epoll runs a whole suite on one backend (CI runs it on both).
         if os.environ.get("RINGWS_BACKEND"):
             options.setdefault("backend", os.environ["RINGWS_BACKEND"])
@@ -52,6 +56,7 @@ class Server:
                                      preexec_fn=preexec_fn)
         self.host = "127.0.0.1"
         self.port = None
+        self.admin_port = None  # /metrics and POST /admin/drain (the admin listener)
         self.listening = None
         self.returncode = None
         self.signaled = False
@@ -68,6 +73,7 @@ class Server:
                 if isinstance(event, dict) and event.get("event") == "listening":
                     self.listening = event
                     self.port = int(event["port"])
+                    self.admin_port = int(event.get("admin_port") or 0) or None
                     return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ringws exited with {self.proc.returncode} before listening:\n"

@@ -47,7 +47,7 @@ def events(server, name):
 
 def metrics(server):
     request = f"GET /metrics HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode()
-    status, _, body = http_exchange(server.host, server.port, request)
+    status, _, body = http_exchange(server.host, server.admin_port, request)  # the admin listener
     assert status == 200
     return body.decode()
 

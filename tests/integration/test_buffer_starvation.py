@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("RINGWS_BACKEND") == "epoll",
 
 
 def metrics(server):
-    return urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5).read().decode()
+    return urllib.request.urlopen(f"http://127.0.0.1:{server.admin_port}/metrics", timeout=5).read().decode()
 
 
 def metric(text, name):

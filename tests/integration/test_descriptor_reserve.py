@@ -1,6 +1,6 @@
 """When the descriptor table is nearly full, the server keeps a reserve for plain requests:
-new connections may still get /healthz and /metrics answered, but not become WebSocket
-connections (503). The server runs with RLIMIT_NOFILE lowered to 256 (io_uring: the fixed-file
+new connections may still get /healthz (public port) and /metrics (admin listener) answered,
+but not become WebSocket connections (503). The server runs with RLIMIT_NOFILE lowered to 256 (io_uring: the fixed-file
 table of its one reactor; epoll: the process's table), so the reserve is reached with a few
 hundred connections."""
 
@@ -17,8 +17,8 @@ def low_nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
 
 
-def get(server, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=10) as r:
+def get(server, path, port=None):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port or server.port}{path}", timeout=10) as r:
         return r.status, r.read().decode()
 
 
@@ -62,7 +62,7 @@ def test_plain_requests_are_answered_when_the_table_is_nearly_full(ringws):
         # The reserve serves what a balancer and a scraper need, again and again.
         for _ in range(5):
             assert get(s, "/healthz") == (200, "ok\n")
-            status, text = get(s, "/metrics")
+            status, text = get(s, "/metrics", port=s.admin_port)  # the admin listener shares the table
             assert status == 200
         assert metric(text, "ringws_handshakes_refused_total", reason="capacity") >= 1
         # Room again once WebSocket connections close.

@@ -85,10 +85,11 @@ async def close_all(clients):
     await asyncio.gather(*(c.close() for c in clients))
 
 
-def http_get(server, path, extra=()):
-    """(status, headers, body) of a plain GET."""
-    req = "\r\n".join([f"GET {path} HTTP/1.1", f"Host: {server.host}:{server.port}", *extra, "", ""]).encode()
-    return http_exchange(server.host, server.port, req)
+def http_get(server, path, extra=(), admin=False):
+    """(status, headers, body) of a plain GET, on the public port or the admin listener."""
+    port = server.admin_port if admin else server.port
+    req = "\r\n".join([f"GET {path} HTTP/1.1", f"Host: {server.host}:{port}", *extra, "", ""]).encode()
+    return http_exchange(server.host, port, req)
 
 
 def upgrade_status(server, path="/ws", extra=()):
@@ -138,7 +139,7 @@ class Metrics:
 
 
 def scrape(server):
-    status, headers, body = http_get(server, "/metrics")
+    status, headers, body = http_get(server, "/metrics", admin=True)
     assert status == 200, (status, body[:200])
     assert headers.get("content-type", "").startswith("text/plain"), headers
     return Metrics(body.decode())

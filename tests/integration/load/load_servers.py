@@ -85,7 +85,7 @@ class Peer:
 
 
 def start_ringws(app="echo", threads=2, **options):
-    args = [ringws_bin(), "--app", app, "--host", "127.0.0.1", "--port", "0", "--threads", threads]
+    args = [ringws_bin(), "--app", app, "--host", "127.0.0.1", "--port", "0", "--admin-listen", "127.0.0.1:0", "--threads", threads]
     for k, v in options.items():
         args += ["--" + k.replace("_", "-"), v]
     return Peer(args)

@@ -13,7 +13,7 @@ export function ringwsBinary() {
 }
 
 export async function startServer(options = {}) {
-  const args = ['--host', '127.0.0.1', '--port', '0', '--app', options.app ?? 'echo',
+  const args = ['--host', '127.0.0.1', '--port', '0', '--admin-listen', '127.0.0.1:0', '--app', options.app ?? 'echo',
     '--threads', String(options.threads ?? 2)];
   // The default drain window (25 s, for an ALB) would outlast the stop timeout.
   options = { drainSeconds: 2, ...options };
