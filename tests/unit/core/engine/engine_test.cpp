@@ -279,10 +279,36 @@ TEST(Engine, NearAFullTableOnlyPlainRequestsAreServed) {
   h.end();
   EXPECT_EQ(h.sent_to(limited).rfind("HTTP/1.1 503", 0), 0u);
   h.at(kStart + 1);
-  ConnId metrics = h.accept(/*limited=*/true);
-  h.feed(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  ConnId health = h.accept(/*limited=*/true);
+  h.feed(health, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
   h.end();
-  EXPECT_EQ(h.sent_to(metrics).rfind("HTTP/1.1 200 OK", 0), 0u);
+  EXPECT_EQ(h.sent_to(health).rfind("HTTP/1.1 200 OK", 0), 0u);
+}
+
+TEST(Engine, MetricsAndTheDrainAreServedOnlyOnTheAdminListener) {
+  EngineHarness h;
+  h.at(kStart);
+  ConnId public_metrics = h.accept();
+  h.feed(public_metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  ConnId admin_metrics = h.engine->on_accepted(h.next_fd++, nullptr, false, /*admin=*/true);
+  h.feed(admin_metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  ConnId admin_upgrade = h.engine->on_accepted(h.next_fd++, nullptr, false, /*admin=*/true);
+  h.feed(admin_upgrade, upgrade_request());
+  ConnId public_drain = h.accept();
+  h.feed(public_drain, "POST /admin/drain HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  h.end();
+  EXPECT_EQ(h.sent_to(public_metrics).rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(h.sent_to(admin_metrics).rfind("HTTP/1.1 200 OK", 0), 0u);
+  EXPECT_NE(h.sent_to(admin_metrics).find("ringws_connections_open"), std::string::npos);
+  EXPECT_EQ(h.sent_to(admin_upgrade).rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(h.sent_to(public_drain).rfind("HTTP/1.1 405", 0), 0u);
+  EXPECT_FALSE(h.state.drain_requested.load());
+  h.at(kStart + 1);
+  ConnId drain = h.engine->on_accepted(h.next_fd++, nullptr, false, /*admin=*/true);
+  h.feed(drain, "POST /admin/drain HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  h.end();
+  EXPECT_EQ(h.sent_to(drain).rfind("HTTP/1.1 202 Accepted", 0), 0u);
+  EXPECT_TRUE(h.state.drain_requested.load());
 }
 
 TEST(Engine, ConnectionsOfEveryPhaseCountAgainstMaxConnections) {
