@@ -75,11 +75,25 @@ BackendDecision io_uring_refused(const char* step, int err, const std::string& m
   return d;
 }
 
-BackendDecision choose_backend(BackendChoice choice) {
+RingOptions ring_options(const Config& config) {
+  RingOptions o;
+  switch (config.uring_setup) {
+    case Config::UringSetup::kBest: o.setup = RingOptions::Setup::kBest; break;
+    case Config::UringSetup::kDeferTaskrun: o.setup = RingOptions::Setup::kDeferTaskrun; break;
+    case Config::UringSetup::kCoopTaskrun: o.setup = RingOptions::Setup::kCoopTaskrun; break;
+    case Config::UringSetup::kPlain: o.setup = RingOptions::Setup::kPlain; break;
+  }
+  o.register_ring_fd = config.uring_register_ring_fd;
+  o.sqpoll = config.uring_sqpoll;
+  return o;
+}
+
+BackendDecision choose_backend(const Config& config) {
+  BackendChoice choice = config.backend;
   if (choice == BackendChoice::kEpoll) return {BackendKind::kEpoll, "configured", "", "", ""};
   const char* step = "";
   std::string missing;
-  int err = probe_io_uring(step, missing);
+  int err = probe_io_uring(step, missing, ring_options(config));
   if (err < 0) return io_uring_refused(step, -err, missing);
   return {BackendKind::kIoUring, choice == BackendChoice::kIoUring ? "configured" : "default", "", "", ""};
 }

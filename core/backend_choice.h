@@ -8,6 +8,7 @@
 
 #include "core/backend.h"
 #include "core/config.h"
+#include "core/uring/ring.h"
 
 namespace ringws {
 
@@ -24,12 +25,15 @@ struct BackendDecision {
 /// decision's reason, error and explanation for the fallback to epoll.
 BackendDecision io_uring_refused(const char* step, int err, const std::string& missing);
 
-/// Probes io_uring (a throwaway ring on the calling thread) for --backend auto and
-/// io_uring; epoll needs no probe. The decision for `choice`: with kIoUring a failure is
-/// returned as a decision for epoll too, and the caller refuses to start.
-BackendDecision choose_backend(BackendChoice choice);
+/// Probes io_uring (a throwaway ring on the calling thread, set up with the --uring-*
+/// options) for --backend auto and io_uring; epoll needs no probe. With --backend io_uring
+/// a failure is returned as a decision for epoll too, and the caller refuses to start.
+BackendDecision choose_backend(const Config& config);
 
 /// "EPERM" for EPERM, and so on for the errors a ring set-up can give; else "E<number>".
 std::string errno_name(int err);
+
+/// The ring options the --uring-* flags ask for.
+RingOptions ring_options(const Config& config);
 
 }  // namespace ringws

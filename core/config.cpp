@@ -21,6 +21,15 @@ constexpr const char* kCoreUsage =
     "  --backend NAME           auto | io_uring | epoll: auto uses io_uring and falls back to epoll\n"
     "                           where io_uring is refused or lacks a feature (default auto)\n"
     "  --epoll-mode MODE        level | edge: how the epoll backend waits (default level)\n"
+    "  --uring-setup MODE       best | defer | coop | plain: the ring's task-running flags; best is\n"
+    "                           DEFER_TASKRUN+SINGLE_ISSUER, else COOP_TASKRUN, else none (default best)\n"
+    "  --uring-idle-wait MODE   poll | recv | recv-multishot: what an idle connection waits on (a\n"
+    "                           multishot poll, or an armed receive, which costs more kernel memory)\n"
+    "                           (default poll)\n"
+    "  --uring-ring-fd MODE     registered | plain: enter the ring through a registered descriptor\n"
+    "                           (default registered)\n"
+    "  --uring-sqpoll           a kernel thread per ring polls its submissions (costs a core's worth\n"
+    "                           of polling; for tuning comparisons)\n"
     "  --max-message BYTES      largest message accepted; larger closes with 1009 (default 1048576)\n"
     "  --max-header-bytes BYTES largest HTTP request head; larger answers 431 (default 8192)\n"
     "  --handshake-timeout SEC  time allowed from connect to a complete request (default 10)\n"
@@ -120,6 +129,27 @@ OptionGroup::Result set_core(Config& c, std::string_view flag, std::string_view 
     ok = value == "level" || value == "edge";
     c.epoll_edge_triggered = value == "edge";
     why = "has an invalid value: expected level or edge";
+  } else if (flag == "--uring-setup") {
+    using S = Config::UringSetup;
+    ok = true;
+    if (value == "best") c.uring_setup = S::kBest;
+    else if (value == "defer") c.uring_setup = S::kDeferTaskrun;
+    else if (value == "coop") c.uring_setup = S::kCoopTaskrun;
+    else if (value == "plain") c.uring_setup = S::kPlain;
+    else ok = false;
+    why = "has an invalid value: expected best, defer, coop or plain";
+  } else if (flag == "--uring-idle-wait") {
+    using W = Config::UringIdleWait;
+    ok = true;
+    if (value == "poll") c.uring_idle_wait = W::kPoll;
+    else if (value == "recv") c.uring_idle_wait = W::kRecv;
+    else if (value == "recv-multishot") c.uring_idle_wait = W::kRecvMultishot;
+    else ok = false;
+    why = "has an invalid value: expected poll, recv or recv-multishot";
+  } else if (flag == "--uring-ring-fd") {
+    ok = value == "registered" || value == "plain";
+    c.uring_register_ring_fd = value != "plain";
+    why = "has an invalid value: expected registered or plain";
   } else if (flag == "--max-message") ok = number(c.max_message, uint64_t{1}, uint64_t{1ull << 31});
   else if (flag == "--max-header-bytes") ok = number(c.max_header_bytes, uint32_t{256}, uint32_t{1u << 20});
   else if (flag == "--handshake-timeout") ok = number(c.handshake_timeout, uint32_t{1}, uint32_t{3600});
@@ -182,6 +212,10 @@ int parse_config(int argc, char** argv, Config& c, bool& exit_now, std::span<Opt
     }
     if (flag == "--demo") {
       c.demo = true;
+      continue;
+    }
+    if (flag == "--uring-sqpoll") {
+      c.uring_sqpoll = true;
       continue;
     }
     OptionGroup* owner = nullptr;

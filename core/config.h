@@ -21,6 +21,13 @@ struct Config {
   std::string app = "chat";
   BackendChoice backend = BackendChoice::kAuto;
   bool epoll_edge_triggered = false;  ///< --epoll-mode edge
+  // io_uring settings for tuning runs (DESIGN.md's choices are the defaults).
+  enum class UringSetup : uint8_t { kBest, kDeferTaskrun, kCoopTaskrun, kPlain };
+  enum class UringIdleWait : uint8_t { kPoll, kRecv, kRecvMultishot };
+  UringSetup uring_setup = UringSetup::kBest;        ///< --uring-setup best|defer|coop|plain
+  UringIdleWait uring_idle_wait = UringIdleWait::kPoll;  ///< --uring-idle-wait poll|recv|recv-multishot
+  bool uring_register_ring_fd = true;  ///< --uring-ring-fd registered|plain
+  bool uring_sqpoll = false;           ///< --uring-sqpoll
 
   uint64_t max_message = 1u << 20;      ///< bytes of one message (larger: close 1009)
   uint32_t max_header_bytes = 8192;     ///< HTTP request head (larger: 431)

@@ -118,8 +118,7 @@ class Process {
       r.engine = std::make_unique<Engine>(state_, i, app_.make_app(i), capacity);
       int admin = i == 0 ? admin_fd_ : -1;  // reactor 0 serves the admin listener
       if (kind == BackendKind::kIoUring)
-        r.backend = std::make_unique<UringBackend>(*r.engine, listeners_[i], capacity,
-                                                   UringSettings{share, config_.buffer_size}, admin);
+        r.backend = std::make_unique<UringBackend>(*r.engine, listeners_[i], capacity, uring_settings(share), admin);
       else
         r.backend = std::make_unique<EpollBackend>(
             *r.engine, listeners_[i],
@@ -179,6 +178,19 @@ class Process {
   /// Joins the threads and destroys the reactors: backends first (their kernel objects
   /// name the engines' slots), then engines.
   uint16_t admin_port() const { return config_.admin_enabled ? admin_port_ : 0; }
+
+  UringSettings uring_settings(uint32_t buffer_share) const {
+    UringSettings s;
+    s.buffer_count = buffer_share;
+    s.buffer_size = config_.buffer_size;
+    s.ring = ring_options(config_);
+    switch (config_.uring_idle_wait) {
+      case Config::UringIdleWait::kPoll: s.idle_wait = UringSettings::IdleWait::kPoll; break;
+      case Config::UringIdleWait::kRecv: s.idle_wait = UringSettings::IdleWait::kRecv; break;
+      case Config::UringIdleWait::kRecvMultishot: s.idle_wait = UringSettings::IdleWait::kRecvMultishot; break;
+    }
+    return s;
+  }
 
   void stop_threads() {
     if (go_) go_->count_down();
@@ -289,7 +301,12 @@ int run_server(const Config& config, AppModule& app) {
   if (!state.max_connections) state.max_connections = static_cast<uint32_t>(
       std::min<uint64_t>(1u << 30, governor.limit() / kKernelBytesPerConnection));
 
-  BackendDecision decision = choose_backend(config.backend);
+  if (config.uring_sqpoll && std::thread::hardware_concurrency() <= 2)
+    log_event(LogLevel::kWarn, "sqpoll_on_few_cores",
+              "\"cpus\":%u,\"detail\":\"each ring's SQ thread polls a core while busy: on 2 cores it competes with "
+              "the reactors and the clients\"",
+              std::thread::hardware_concurrency());
+  BackendDecision decision = choose_backend(config);
   if (decision.kind == BackendKind::kEpoll && config.backend == BackendChoice::kIoUring)
     return refuse_forced_io_uring(decision);
   if (decision.kind == BackendKind::kEpoll && config.backend == BackendChoice::kAuto) log_fallback(decision);
@@ -315,10 +332,14 @@ int run_server(const Config& config, AppModule& app) {
               "so --max-per-address applies only to X-Forwarded-For addresses (with --trust-proxy)\"");
   log_event(LogLevel::kInfo, "listening",
             "\"host\":%s,\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"%s\",\"backend_reason\":\"%s\","
-            "\"ring_flags\":\"%s\",\"connections_per_reactor\":%u,\"memory_limit\":%llu,\"memory_limit_source\":\"%s\","
+            "\"ring_flags\":\"%s\",\"idle_wait\":\"%s\",\"connections_per_reactor\":%u,\"memory_limit\":%llu,\"memory_limit_source\":\"%s\","
             "\"max_connections\":%u,\"admin_port\":%u",
             host_json.c_str(), port, threads, config.app.c_str(), backend_name(decision.kind),
             decision.reason.c_str(), uring ? uring->features().describe().c_str() : "",
+            decision.kind == BackendKind::kEpoll          ? (config.epoll_edge_triggered ? "epoll_edge" : "epoll_level")
+            : config.uring_idle_wait == Config::UringIdleWait::kPoll ? "poll"
+            : config.uring_idle_wait == Config::UringIdleWait::kRecv ? "recv"
+                                                                      : "recv-multishot",
             process.engines().empty() ? 0 : process.engines()[0]->capacity(),
             static_cast<unsigned long long>(governor.limit()), governor.limit_source().c_str(), state.max_connections,
             process.admin_port());

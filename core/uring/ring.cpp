@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "core/uring/buffer_ring.h"
 
@@ -19,6 +20,7 @@ std::string RingFeatures::describe() const {
   add(coop_taskrun, "COOP_TASKRUN");
   add(registered_fd, "REGISTERED_FD");
   add(fixed_fd_install, "FIXED_FD_INSTALL");
+  add(sqpoll, "SQPOLL");
   return s.empty() ? "none" : s;
 }
 
@@ -40,17 +42,34 @@ constexpr RequiredOp kRequiredOps[] = {
 
 }  // namespace
 
-int setup_ring(io_uring& ring, unsigned entries, unsigned files, RingFeatures& features, std::string& missing) {
+int setup_ring(io_uring& ring, unsigned entries, unsigned files, RingFeatures& features, std::string& missing,
+               const RingOptions& options) {
   features = {};
   struct Attempt {
     unsigned flags;
     bool single, defer, coop;
+    const char* name;
   };
-  const Attempt attempts[] = {
-      {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL, true, true, false},
-      {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, false, false, true},
-      {0, false, false, false},
-  };
+  constexpr Attempt kDefer{IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL, true,
+                           true, false, "IORING_SETUP_DEFER_TASKRUN"};
+  constexpr Attempt kCoop{IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, false, false, true,
+                          "IORING_SETUP_COOP_TASKRUN"};
+  constexpr Attempt kPlain{0, false, false, false, "io_uring"};
+  // A kernel SQ thread cannot run a DEFER_TASKRUN ring's task work: SQPOLL rings start at
+  // COOP_TASKRUN.
+  constexpr Attempt kSqpoll{IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN, true, false,
+                            true, "IORING_SETUP_SQPOLL"};
+  std::vector<Attempt> attempts;
+  if (options.sqpoll) {
+    attempts = {kSqpoll};
+  } else {
+    switch (options.setup) {
+      case RingOptions::Setup::kBest: attempts = {kDefer, kCoop, kPlain}; break;
+      case RingOptions::Setup::kDeferTaskrun: attempts = {kDefer}; break;
+      case RingOptions::Setup::kCoopTaskrun: attempts = {kCoop}; break;
+      case RingOptions::Setup::kPlain: attempts = {kPlain}; break;
+    }
+  }
   int ret = -ENOSYS;
   io_uring_params p;
   for (const Attempt& a : attempts) {
@@ -58,16 +77,22 @@ int setup_ring(io_uring& ring, unsigned entries, unsigned files, RingFeatures& f
     // Completions can outnumber submissions (multishot accept and poll): a deep CQ.
     p.flags = a.flags | IORING_SETUP_CQSIZE;
     p.cq_entries = entries * 8;
+    p.sq_thread_idle = options.sqpoll_idle_ms;
     ret = io_uring_queue_init_params(entries, &ring, &p);
     if (ret == 0) {
       features.single_issuer = a.single;
       features.defer_taskrun = a.defer;
       features.coop_taskrun = a.coop;
+      features.sqpoll = options.sqpoll;
       break;
     }
     // EINVAL: flags this kernel does not know; anything else (EPERM or ENOSYS from a
     // seccomp profile, ENOMEM) will not improve with fewer flags.
     if (ret != -EINVAL) return ret;
+    if (attempts.size() == 1) {
+      missing = a.name;  // a setup the options asked for, which this kernel refuses
+      return -EOPNOTSUPP;
+    }
   }
   if (ret != 0) return ret;
   // Sends gather their iovecs in a scratch area reused after each submission: the kernel
@@ -89,7 +114,7 @@ int setup_ring(io_uring& ring, unsigned entries, unsigned files, RingFeatures& f
     io_uring_queue_exit(&ring);
     return -EOPNOTSUPP;
   }
-  if (io_uring_register_ring_fd(&ring) == 1) features.registered_fd = true;
+  if (options.register_ring_fd && io_uring_register_ring_fd(&ring) == 1) features.registered_fd = true;
   ret = io_uring_register_files_sparse(&ring, files);
   if (ret < 0) {
     if (ret == -EINVAL) missing = "sparse fixed-file tables (IORING_RSRC_REGISTER_SPARSE)";
@@ -99,11 +124,11 @@ int setup_ring(io_uring& ring, unsigned entries, unsigned files, RingFeatures& f
   return 0;
 }
 
-int probe_io_uring(const char*& step, std::string& missing) {
+int probe_io_uring(const char*& step, std::string& missing, const RingOptions& options) {
   io_uring ring;
   RingFeatures features;
   step = "io_uring_setup";
-  int ret = setup_ring(ring, 8, 16, features, missing);
+  int ret = setup_ring(ring, 8, 16, features, missing, options);
   if (ret < 0) return ret;
   step = "provided buffer ring";
   {

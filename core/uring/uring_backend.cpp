@@ -56,7 +56,7 @@ UringBackend::~UringBackend() {
 
 int UringBackend::setup(const char*& what) {
   what = "io_uring_setup";
-  int ret = setup_ring(ring_, kSqEntries, capacity_, features_, missing_);
+  int ret = setup_ring(ring_, kSqEntries, capacity_, features_, missing_, settings_.ring);
   if (ret < 0) return ret;
   ring_ready_ = true;
   // Multishot accept cannot report each peer's address; it is looked up per connection, at
@@ -78,7 +78,7 @@ io_uring_sqe* UringBackend::get_sqe() {
     // scratch area may be reused once the kernel has consumed its requests.
     int ret = io_uring_submit(&ring_);
     if (ret >= 0) {
-      msgs_used_ = iovs_used_ = 0;
+      reuse_scratch_after_submit();
     } else if (attempt == 1000) {
       // The ring refuses every submission: nothing can be done on it any more.
       log_event(LogLevel::kError, "io_uring_submit_failed", "\"error\":\"%s\"", strerror(-ret));
@@ -115,7 +115,7 @@ void UringBackend::run() {
                 strerror(-ret));
       break;
     }
-    msgs_used_ = iovs_used_ = 0;  // submitted: the kernel has what it needed of them
+    reuse_scratch_after_submit();  // submitted: the kernel has what it needed of them
     engine_.begin_iteration(monotonic_ns());
     // Harvest a batch, hand the CQ slots back, then act (STYLE.md habit 4): handlers may
     // submit, and submissions may need the CQ space.
@@ -132,7 +132,7 @@ void UringBackend::run() {
         for (unsigned i = 0; i < n; ++i) handle(copies[i]);
       }
       if (recvs_submitted_ == 0) break;
-      if (io_uring_submit(&ring_) >= 0) msgs_used_ = iovs_used_ = 0;
+      if (io_uring_submit(&ring_) >= 0) reuse_scratch_after_submit();
     }
     // Receives that found the buffer ring empty retry once buffers came back.
     buffers_.publish();
@@ -140,6 +140,19 @@ void UringBackend::run() {
     engine_.end_iteration();
   }
   io_uring_submit(&ring_);  // the last cancels and closes
+}
+
+void UringBackend::reuse_scratch_after_submit() {
+  // With SQPOLL a kernel thread consumes the SQ on its own time: wait (briefly; it polls)
+  // until it has taken everything, or the next sends could overwrite headers it has not
+  // read. Without SQPOLL the submit call itself consumed them (IORING_FEAT_SUBMIT_STABLE).
+  if (features_.sqpoll) {
+    for (int spins = 0; io_uring_sq_ready(&ring_) > 0; ++spins) {
+      if (spins > 1000000) return;  // keep the area: the next send submits again first
+      if (spins % 64 == 63) sched_yield();
+    }
+  }
+  msgs_used_ = iovs_used_ = 0;
 }
 
 void UringBackend::arm_timer() {
@@ -259,7 +272,7 @@ void UringBackend::stop_listening() {
   // Hand the cancel to the kernel now: the armed accept would keep the socket in the
   // SO_REUSEPORT group, taking connections nobody will serve, until the ring goes.
   io_uring_submit(&ring_);
-  msgs_used_ = iovs_used_ = 0;
+  reuse_scratch_after_submit();
 }
 
 void UringBackend::submit_wake_read() {

@@ -24,6 +24,15 @@ class Engine;
 struct UringSettings {
   uint32_t buffer_count = 1024;  ///< this reactor's share of the receive buffers (power of two)
   uint32_t buffer_size = 4096;
+  /// How an idle connection waits for bytes (DESIGN.md: the choice costs kernel memory per
+  /// connection; the tuning runs measure each).
+  enum class IdleWait : uint8_t {
+    kPoll,           ///< a multishot POLLIN, then a receive with MSG_DONTWAIT (the default)
+    kRecv,           ///< an armed single-shot receive with buffer select
+    kRecvMultishot,  ///< an armed multishot receive with buffer select
+  };
+  IdleWait idle_wait = IdleWait::kPoll;
+  RingOptions ring;
 };
 
 class UringBackend final : public Backend {
@@ -68,6 +77,9 @@ class UringBackend final : public Backend {
   void submit_close(Connection& c, ConnId id);
   void submit_wake_read();
   void arm_timer();
+  /// The kernel has taken every submitted request's data: the send scratch area can be
+  /// reused (at once without SQPOLL, where submission is synchronous).
+  void reuse_scratch_after_submit();
   void retry_parked();
   void arm_watch(uint32_t index);
   void on_watch(const io_uring_cqe& cqe);

@@ -91,7 +91,10 @@ void UringBackend::watch(Connection& c, ConnId id) {
     io_uring_sqe_set_data64(sqe, encode_conn(Op::kPeerAddress, id.index, id.generation));
     ++c.ops_in_flight;
   }
-  arm_poll(c, id);
+  if (settings_.idle_wait == UringSettings::IdleWait::kPoll)
+    arm_poll(c, id);
+  else
+    submit_recv(c, id);  // the receive itself is the idle wait
 }
 
 void UringBackend::on_peer_address(ConnId id, const io_uring_cqe& cqe) {
@@ -118,15 +121,25 @@ void UringBackend::arm_poll(Connection& c, ConnId id) {
 
 void UringBackend::submit_recv(Connection& c, ConnId id) {
   io_uring_sqe* sqe = get_sqe();
-  // MSG_DONTWAIT: if the data is gone, fail with -EAGAIN instead of arming the receive,
-  // which would hold ~864 B of kernel memory while the connection idles.
-  io_uring_prep_recv(sqe, c.fd, nullptr, buffers_.buffer_size(), MSG_DONTWAIT);
+  switch (settings_.idle_wait) {
+    case UringSettings::IdleWait::kPoll:
+      // MSG_DONTWAIT: if the data is gone, fail with -EAGAIN instead of arming the
+      // receive, which would hold ~864 B of kernel memory while the connection idles.
+      io_uring_prep_recv(sqe, c.fd, nullptr, buffers_.buffer_size(), MSG_DONTWAIT);
+      ++recvs_submitted_;  // completes inline: worth another harvest this iteration
+      break;
+    case UringSettings::IdleWait::kRecv:
+      io_uring_prep_recv(sqe, c.fd, nullptr, buffers_.buffer_size(), 0);
+      break;
+    case UringSettings::IdleWait::kRecvMultishot:
+      io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+      break;
+  }
   sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
   sqe->buf_group = buffers_.group();
   io_uring_sqe_set_data64(sqe, encode_conn(Op::kRecv, id.index, id.generation));
   c.backend_flags = static_cast<uint8_t>((c.backend_flags | kRecvInFlight) & ~kRecvAgain);
   ++c.ops_in_flight;
-  ++recvs_submitted_;
 }
 
 void UringBackend::on_poll(Connection& c, ConnId id, const io_uring_cqe& cqe) {
@@ -147,19 +160,23 @@ void UringBackend::on_poll(Connection& c, ConnId id, const io_uring_cqe& cqe) {
 }
 
 void UringBackend::on_recv(Connection& c, ConnId id, const io_uring_cqe& cqe) {
-  clear_flag(c, kRecvInFlight);
+  // A multishot receive goes on while the kernel says MORE; anything else has ended.
+  const bool ended = !(cqe.flags & IORING_CQE_F_MORE);
+  const bool armed_wait = settings_.idle_wait != UringSettings::IdleWait::kPoll;
+  if (ended) clear_flag(c, kRecvInFlight);
   int res = cqe.res;
   if (res > 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
     uint16_t bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     engine_.on_bytes(c, id, {buffers_.buffer(bid), static_cast<size_t>(res)});
     // Every byte was parsed or copied out: the buffer goes straight back to the ring.
     buffers_.recycle(bid);
-    // A full buffer likely left more behind; a readiness that arrived meanwhile too.
-    if (c.state != ConnState::kTeardown &&
-        (static_cast<uint32_t>(res) == buffers_.buffer_size() || (c.backend_flags & kRecvAgain)))
+    // Poll mode: a full buffer likely left more behind, and a readiness may have arrived
+    // meanwhile. Armed modes: the receive is the wait, so it is always re-armed.
+    if (ended && c.state != ConnState::kTeardown &&
+        (armed_wait || static_cast<uint32_t>(res) == buffers_.buffer_size() || (c.backend_flags & kRecvAgain)))
       submit_recv(c, id);
   } else if (res == -EAGAIN || res == -EINTR) {
-    if ((c.backend_flags & kRecvAgain) && c.state != ConnState::kTeardown) submit_recv(c, id);
+    if (ended && (armed_wait || (c.backend_flags & kRecvAgain)) && c.state != ConnState::kTeardown) submit_recv(c, id);
   } else if (res == -ENOBUFS) {
     // The ring ran dry: not the connection's fault. Retry when buffers come back.
     engine_.stats().buffer_starvations.fetch_add(1, std::memory_order_relaxed);
@@ -171,7 +188,7 @@ void UringBackend::on_recv(Connection& c, ConnId id, const io_uring_cqe& cqe) {
     // 0 is end of stream (the peer closed without a close frame), the rest are errors.
     engine_.on_peer_gone(c, id, res);
   }
-  op_done(c, id);
+  if (ended) op_done(c, id);
 }
 
 void UringBackend::retry_parked() {
@@ -192,7 +209,7 @@ void UringBackend::retry_parked() {
 
 SendResult UringBackend::send(Connection& c, ConnId id, std::span<const iovec> iov, size_t /*bytes*/) {
   if (msgs_used_ == msgs_.size() || iovs_used_ + iov.size() > iovs_.size()) {
-    if (io_uring_submit(&ring_) >= 0) msgs_used_ = iovs_used_ = 0;
+    if (io_uring_submit(&ring_) >= 0) reuse_scratch_after_submit();
   }
   io_uring_sqe* sqe = get_sqe();  // may submit, and so empty the scratch area: fill it after
   if (msgs_used_ == msgs_.size() || iovs_used_ + iov.size() > iovs_.size()) {
@@ -234,8 +251,9 @@ void UringBackend::close(Connection& c, ConnId id) {
   // wait), and close. Cancelling by user_data is a hash lookup (cancelling by descriptor
   // walks every armed poll of the ring, which made closing N connections cost N^2), and
   // it finds the request whether or not the close ran first.
-  for (Op op : {Op::kPoll, Op::kSend}) {
-    if (!(c.backend_flags & (op == Op::kPoll ? kPollArmed : kSendInFlight))) continue;
+  for (Op op : {Op::kPoll, Op::kSend, Op::kRecv}) {
+    uint8_t flag = op == Op::kPoll ? kPollArmed : op == Op::kSend ? kSendInFlight : kRecvInFlight;
+    if (!(c.backend_flags & flag)) continue;
     io_uring_sqe* cancel = get_sqe();
     io_uring_prep_cancel64(cancel, encode_conn(op, id.index, id.generation), 0);
     io_uring_sqe_set_data64(cancel, encode_op(Op::kUntracked));

@@ -44,6 +44,9 @@ class Server:
         # RINGWS_BACKEND=epoll runs a whole suite on one backend (CI runs it on both).
         if os.environ.get("RINGWS_BACKEND"):
             options.setdefault("backend", os.environ["RINGWS_BACKEND"])
+        # RINGWS_SERVER_ARGS="--uring-idle-wait recv ...": extra flags for every server, to run
+        # a suite under another setting (scripts/tuning.sh's modes, say).
+        self.args += os.environ.get("RINGWS_SERVER_ARGS", "").split()
         for name, value in options.items():
             flag = "--" + name.replace("_", "-")
             if value is True:

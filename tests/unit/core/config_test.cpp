@@ -100,3 +100,54 @@ TEST(Config, HelpExitsZero) {
 
 }  // namespace
 }  // namespace ringws
+
+namespace ringws {
+namespace {
+
+TEST(Config, TuningFlagsForTheBackends) {
+  Parsed p = parse({"--backend", "io_uring", "--uring-setup", "coop", "--uring-idle-wait", "recv-multishot",
+                    "--uring-ring-fd", "plain", "--uring-sqpoll", "--epoll-mode", "edge"});
+  ASSERT_FALSE(p.exit_now);
+  EXPECT_EQ(p.config.backend, BackendChoice::kIoUring);
+  EXPECT_EQ(p.config.uring_setup, Config::UringSetup::kCoopTaskrun);
+  EXPECT_EQ(p.config.uring_idle_wait, Config::UringIdleWait::kRecvMultishot);
+  EXPECT_FALSE(p.config.uring_register_ring_fd);
+  EXPECT_TRUE(p.config.uring_sqpoll);
+  EXPECT_TRUE(p.config.epoll_edge_triggered);
+  Parsed defaults = parse({});
+  EXPECT_EQ(defaults.config.backend, BackendChoice::kAuto);
+  EXPECT_EQ(defaults.config.uring_setup, Config::UringSetup::kBest);
+  EXPECT_EQ(defaults.config.uring_idle_wait, Config::UringIdleWait::kPoll);
+  EXPECT_TRUE(defaults.config.uring_register_ring_fd);
+  EXPECT_FALSE(defaults.config.uring_sqpoll);
+  for (auto args : std::vector<std::vector<std::string>>{{"--backend", "kqueue"},
+                                                         {"--uring-setup", "fast"},
+                                                         {"--uring-idle-wait", "sleep"},
+                                                         {"--uring-ring-fd", "yes"},
+                                                         {"--epoll-mode", "both"},
+                                                         {"--admin-listen", "::1:9090"},
+                                                         {"--admin-listen", "127.0.0.1"},
+                                                         {"--memory-limit", "1Q"},
+                                                         {"--memory-high-water", "101"}}) {
+    Parsed bad = parse(args);
+    EXPECT_TRUE(bad.exit_now) << args[0] << " " << args[1];
+    EXPECT_EQ(bad.code, 2) << args[0] << " " << args[1];
+  }
+}
+
+TEST(Config, AdminListenForms) {
+  Parsed v6 = parse({"--admin-listen", "[::1]:0"});
+  ASSERT_FALSE(v6.exit_now);
+  EXPECT_EQ(v6.config.admin_host, "::1");
+  EXPECT_EQ(v6.config.admin_port, 0);
+  EXPECT_TRUE(v6.config.admin_enabled);
+  Parsed off = parse({"--admin-listen", "off"});
+  EXPECT_FALSE(off.config.admin_enabled);
+  Parsed v4 = parse({"--admin-listen", "10.0.0.1:9191", "--memory-limit", "3500Mi"});
+  EXPECT_EQ(v4.config.admin_host, "10.0.0.1");
+  EXPECT_EQ(v4.config.admin_port, 9191);
+  EXPECT_EQ(v4.config.memory_limit, 3500ull << 20);
+}
+
+}  // namespace
+}  // namespace ringws
