@@ -57,8 +57,22 @@ struct HandshakeBuffer {
 struct Connection {
   TimerLink timer;            ///< on the reactor's wheel: handshake, ping, idle or close deadline
   uint32_t last_rx = 0;       ///< tick (rounded up) of the last bytes received
-  HandshakeBuffer* handshake = nullptr;  ///< kHandshake only, while a request is incomplete
-  ReaderState* reader = nullptr;         ///< kOpen/kClosing, while a frame or message is incomplete
+
+  /// What the connection has been lent, by phase: its request buffer while a request is
+  /// incomplete, its framer state while a frame or message is incomplete. One pointer and
+  /// a tag, read through these accessors only (never the other phase's member).
+  HandshakeBuffer* handshake() const { return lent_is_reader ? nullptr : static_cast<HandshakeBuffer*>(lent); }
+  ReaderState* reader() const { return lent_is_reader ? static_cast<ReaderState*>(lent) : nullptr; }
+  void set_handshake(HandshakeBuffer* buffer) {
+    lent = buffer;
+    lent_is_reader = 0;
+  }
+  void set_reader(ReaderState* framer_state) {
+    lent = framer_state;
+    lent_is_reader = 1;
+  }
+
+  void* lent = nullptr;
   uint32_t output = 0;        ///< index + 1 of the lent OutputQueue; 0 while nothing is queued
   uint32_t client_key = 0;    ///< AddressLimits handle while counted; 0: not counted
   uint32_t app_word = 0;      ///< the application's, read through ConnId (chat: its memberships)
@@ -67,11 +81,13 @@ struct Connection {
   uint8_t flags = 0;          ///< ConnFlag
   uint8_t close_reason : 4 = 0;  ///< a CloseReason
   uint8_t admin : 1 = 0;         ///< accepted on the admin listener (/metrics, POST /admin/drain)
+  uint8_t lent_is_reader : 1 = 0;  ///< `lent` holds a ReaderState (else a HandshakeBuffer)
   uint8_t backend_flags = 0;  ///< the backend's own bits
   uint8_t ops_in_flight = 0;  ///< the backend's: operations that still name the slot
 };
 
-// The slab adds 8 bytes of bookkeeping per slot (free link, generation, live flag).
-static_assert(sizeof(Connection) <= 56, "Connection slot grew: it is the per-connection budget");
+// The slab adds 8 bytes of bookkeeping per slot (free link, generation, live flag): 56 B
+// of user space per idle connection.
+static_assert(sizeof(Connection) <= 48, "Connection slot grew: it is the per-connection budget");
 
 }  // namespace ringws

@@ -137,13 +137,13 @@ ConnId Engine::on_accepted(int fd, const sockaddr* peer, bool limited, bool admi
   if (limited || over_cap || pressure) c.flags |= kLimited;
   if (needs_peer_address_ && !(c.flags & kLimited)) {
     uint32_t capacity = 1024 < config_.max_header_bytes ? 1024 : config_.max_header_bytes;
-    c.handshake = static_cast<HandshakeBuffer*>(std::malloc(sizeof(HandshakeBuffer) + capacity));
-    if (c.handshake) {
+    if (auto* buffer = static_cast<HandshakeBuffer*>(std::malloc(sizeof(HandshakeBuffer) + capacity))) {
       governor_.charge(int64_t(sizeof(HandshakeBuffer) + capacity));
-      c.handshake->length = 0;
-      c.handshake->capacity = capacity;
-      c.handshake->peer[0] = '\0';
-      if (peer) format_address(peer, c.handshake->peer, sizeof c.handshake->peer);
+      buffer->length = 0;
+      buffer->capacity = capacity;
+      buffer->peer[0] = '\0';
+      if (peer) format_address(peer, buffer->peer, sizeof buffer->peer);
+      c.set_handshake(buffer);
     }
   }
   uint32_t allowed = config_.handshake_timeout;
@@ -155,8 +155,8 @@ ConnId Engine::on_accepted(int fd, const sockaddr* peer, bool limited, bool admi
 
 void Engine::on_peer_address(ConnId id, const sockaddr* peer) {
   Connection* c = connection(id);
-  if (c && c->state == ConnState::kHandshake && c->handshake)
-    format_address(peer, c->handshake->peer, sizeof c->handshake->peer);
+  if (c && c->state == ConnState::kHandshake && c->handshake())
+    format_address(peer, c->handshake()->peer, sizeof c->handshake()->peer);
 }
 
 void Engine::on_bytes(Connection& c, ConnId id, std::span<const uint8_t> bytes) {
@@ -220,17 +220,22 @@ void Engine::free_slot(uint32_t index) {
   if (!c) return;
   // The frames of a send can be freed only now: until its completion the kernel read them.
   output_.clear(c->output);
-  framer_.release(c->reader);
+  if (c->lent_is_reader) {
+    ReaderState* reader = c->reader();
+    framer_.release(reader);
+    c->set_reader(nullptr);
+  }
   free_handshake(*c);
   if (c->timer.linked()) wheel_.cancel(index);
   slab_.free(index);
 }
 
 void Engine::free_handshake(Connection& c) {
-  if (!c.handshake) return;
-  governor_.charge(-int64_t(sizeof(HandshakeBuffer) + c.handshake->capacity));
-  std::free(c.handshake);
-  c.handshake = nullptr;
+  HandshakeBuffer* buffer = c.handshake();
+  if (!buffer) return;
+  governor_.charge(-int64_t(sizeof(HandshakeBuffer) + buffer->capacity));
+  std::free(buffer);
+  c.set_handshake(nullptr);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ std::span<const uint8_t> as_bytes(const char* p, size_t n) { return {reinterpret
 void Engine::handle_request_bytes(Connection& c, ConnId id, std::span<const uint8_t> bytes) {
   const uint32_t max = config_.max_header_bytes;
   HttpRequest request;
-  if (!c.handshake) {
+  if (!c.handshake()) {
     // The common case: the whole head in this read, parsed in place.
     std::string_view window(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     HttpParseResult parsed = parse_http_request(window, max, request);
@@ -62,32 +62,33 @@ void Engine::handle_request_bytes(Connection& c, ConnId id, std::span<const uint
     }
   }
   // Copy what fits, growing the buffer by doubling up to the limit.
-  uint32_t have = c.handshake ? c.handshake->length : 0;
+  HandshakeBuffer* buffer = c.handshake();
+  uint32_t have = buffer ? buffer->length : 0;
   size_t take = std::min<size_t>(bytes.size(), max - have);
   uint32_t need = have + static_cast<uint32_t>(take);
-  if (!c.handshake || need > c.handshake->capacity) {
+  if (!buffer || need > buffer->capacity) {
     uint32_t capacity = std::min(max, std::max(kFirstBufferBytes, std::bit_ceil(need)));
-    uint32_t old_capacity = c.handshake ? c.handshake->capacity : 0;
-    if (c.handshake && governor_.over_high_water()) {
+    uint32_t old_capacity = buffer ? buffer->capacity : 0;
+    if (buffer && governor_.over_high_water()) {
       shed_at_accept(c, id);
       return;
     }
-    auto* grown = static_cast<HandshakeBuffer*>(std::realloc(c.handshake, sizeof(HandshakeBuffer) + capacity));
+    auto* grown = static_cast<HandshakeBuffer*>(std::realloc(buffer, sizeof(HandshakeBuffer) + capacity));
     if (!grown) {
       c.close_reason = static_cast<uint8_t>(CloseReason::kInternal);
       teardown(c, id);
       return;
     }
-    if (!c.handshake) {
+    if (!buffer) {
       grown->length = 0;
       grown->peer[0] = '\0';
       governor_.charge(int64_t(sizeof(HandshakeBuffer)));
     }
     governor_.charge(int64_t(capacity) - int64_t(old_capacity));
     grown->capacity = capacity;
-    c.handshake = grown;
+    c.set_handshake(grown);
   }
-  HandshakeBuffer& hs = *c.handshake;
+  HandshakeBuffer& hs = *c.handshake();
   std::memcpy(hs.bytes + hs.length, bytes.data(), take);
   hs.length += static_cast<uint32_t>(take);
 
@@ -110,7 +111,7 @@ void Engine::handle_request_bytes(Connection& c, ConnId id, std::span<const uint
 void Engine::handle_request(Connection& c, ConnId id, const HttpRequest& request, std::span<const uint8_t> rest,
                             std::span<const uint8_t> more) {
   // The client's address, for limits and logs: behind a trusted proxy the entry it appended.
-  std::string_view address = c.handshake ? std::string_view(c.handshake->peer) : std::string_view{};
+  std::string_view address = c.handshake() ? std::string_view(c.handshake()->peer) : std::string_view{};
   if (config_.trust_proxy && !request.x_forwarded_for.empty()) address = rightmost_forwarded(request.x_forwarded_for);
   if (c.admin) {
     handle_admin_request(c, id, request, address);
@@ -150,8 +151,8 @@ void Engine::handle_request(Connection& c, ConnId id, const HttpRequest& request
   }
   // Upgrade. The request buffer (which `request`, `address` and `rest` view) is detached
   // from the slot, so nothing that closes the connection below can free it under us.
-  HandshakeBuffer* buffer = c.handshake;
-  c.handshake = nullptr;
+  HandshakeBuffer* buffer = c.handshake();
+  c.set_reader(nullptr);  // open: the slot's pointer now means the framer's state
   c.state = ConnState::kOpen;
   c.flags |= kUpgraded;
   stats_.upgraded.fetch_add(1, std::memory_order_relaxed);

@@ -24,7 +24,11 @@ ConnId conn_of(uint64_t value) { return {static_cast<uint32_t>(value), static_ca
 }  // namespace
 
 void Engine::feed_framer(Connection& c, ConnId id, std::span<const uint8_t> bytes) {
-  FeedResult result = framer_.feed(c.reader, bytes, *this, id.value());
+  // The framer lends and takes back the state through this reference; nothing else
+  // touches the slot's pointer meanwhile (a teardown from a callback leaves it alone).
+  ReaderState* reader = c.reader();
+  FeedResult result = framer_.feed(reader, bytes, *this, id.value());
+  c.set_reader(reader);
   if (result.status != FeedStatus::kFail) return;
   // A 1013 means the governor refused a buffer for this message: memory is short.
   if (result.close_code == 1013) governor_.count_shed(ShedWhat::kMessage);

@@ -81,7 +81,7 @@ void UringBackend::on_admin_accept(const io_uring_cqe& cqe) {
 }
 
 void UringBackend::watch(Connection& c, ConnId id) {
-  if (lookup_peers_ && c.handshake) {
+  if (lookup_peers_ && c.handshake()) {
     // Submitted before the poll, so it completes (inline, at submission) before any bytes
     // are handled: the address is known when the request is.
     io_uring_sqe* sqe = get_sqe();

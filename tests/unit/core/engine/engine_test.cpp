@@ -235,7 +235,7 @@ TEST(Engine, OverTheMemoryMarkAPartialRequestGets503AndNoBuffer) {
   h.feed(id, "GET / HTTP/1.1\r\nHo");
   h.end();
   EXPECT_EQ(h.sent_to(id).rfind("HTTP/1.1 503", 0), 0u);
-  EXPECT_EQ(h.engine->connection(id)->handshake, nullptr);
+  EXPECT_EQ(h.engine->connection(id)->handshake(), nullptr);
   EXPECT_EQ(h.governor.shed(ShedWhat::kConnection), 1u);
   // A whole plain GET is still answered: health checks and scrapes keep working.
   h.at(kStart + 1);
