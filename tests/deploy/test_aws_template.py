@@ -160,6 +160,9 @@ def test_task_definition(template, resolver, deployed):
     service = resolver.resource("Service")
     assert {"Type": "distinctInstance"} in service["PlacementConstraints"]
     assert deployed["http"]["api_service"]["loadBalancers"][0]["containerPort"] == 8080
+    params = template["Parameters"]
+    assert params["MaxInstances"]["Default"] >= 2 * params["MaxTasks"]["Default"], "deployments double the tasks"
+    assert resolver.resource("AutoScalingGroup")["MaxSize"] == params["MaxInstances"]["Default"]
     lt = resolver.resource("LaunchTemplate")["LaunchTemplateData"]
     assert lt["InstanceType"] == "t3.medium"
     assert template["Parameters"]["AmiId"]["Default"] == \
