@@ -205,7 +205,7 @@ def markdown(p, sources=None):
               f"| per task while one task drains | {_n(p['after_drain_per_task'])} |",
               f"| headroom left for a draining task's clients, per task | {_n(p['drain_headroom'])} |",
               f"| ALB LCUs ({p['lcu_binding']} bill) | {_n(p['lcus'], 1)} |",
-              f"| backplane: messages/s out of Valkey (size its node for this) | {_n(p['backplane_msgs_per_s'])} |",
+              f"| backplane: messages/s out of Valkey, at most (size the node for it) | {_n(p['backplane_msgs_per_s'])} |",
               f"| template: MaxTasks at least / MaxInstances at least (deployments double) | "
               f"{p['tasks'] + 1:,} / {2 * (p['tasks'] + 1):,} |",
               f"| **monthly cost** | **${_n(p['monthly_total'])}** |", ""]
