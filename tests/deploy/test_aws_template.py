@@ -330,14 +330,15 @@ def podman_profile():
 
 
 def run_user_data(tmp_path, text, docker_version="25.0.8", curl_fails=False):
-    """Runs the user data under bash with stand-ins for docker, curl and systemctl, every path
+    """Runs the user data under bash with stand-ins for dockerd, curl and systemctl, every path
     it writes under tmp_path/root. Returns (exit code, output, calls of the stand-ins)."""
     stubs = tmp_path / "bin"
     stubs.mkdir()
     calls = tmp_path / "calls"
     source = tmp_path / "docker-default.json"
     source.write_text(podman_profile())
-    (stubs / "docker").write_text(f"#!/bin/sh\necho \"docker $*\" >> {calls}\necho {docker_version}\n")
+    (stubs / "dockerd").write_text(f"#!/bin/sh\necho \"dockerd $*\" >> {calls}\n"
+                                   f"echo 'Docker version {docker_version}, build 71907ca'\n")
     (stubs / "systemctl").write_text(f"#!/bin/sh\necho \"systemctl $*\" >> {calls}\n")
     curl = f"#!/bin/sh\necho \"curl $*\" >> {calls}\n"
     if curl_fails:
@@ -361,7 +362,7 @@ def run_user_data(tmp_path, text, docker_version="25.0.8", curl_fails=False):
 def test_user_data_makes_a_profile_that_allows_io_uring(template, tmp_path):
     code, out, calls, root = run_user_data(tmp_path, user_data(template))
     assert code == 0, out
-    assert "curl -fsSL --retry 3 --max-time 30 -o" in calls and \
+    assert "dockerd --version" in calls and "curl -fsSL --retry 3 --max-time 30 -o" in calls and \
         "https://raw.githubusercontent.com/moby/moby/v25.0.8/profiles/seccomp/default.json" in calls, calls
     daemon = json.loads((root / "etc" / "docker" / "daemon.json").read_text())
     assert daemon == {"log-driver": "json-file", "seccomp-profile": f"{root}/etc/docker/seccomp-ringws.json"}
