@@ -6,7 +6,7 @@ set -euo pipefail
 build_packages=(build-essential cmake pkg-config liburing-dev libwslay-dev libmimalloc-dev libssl-dev
                 libsimdjson-dev libgtest-dev libbenchmark-dev)
 test_packages=(python3 python3-websockets python3-pytest python3-matplotlib python3-seccomp procps iproute2 chromium
-               haproxy)
+               haproxy python3-boto3)
 
 wanted=("${build_packages[@]}")
 [[ "${1:-}" == "--runtime-only" ]] || wanted+=("${test_packages[@]}")

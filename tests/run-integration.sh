@@ -25,9 +25,9 @@ if [[ ! -d "$peer_dir/node_modules/ws" ]]; then
   (cd "$peer_dir" && npm ci --no-audit --no-fund) || exit 1
 fi
 
-echo "== pytest: tests/integration tests/conformance tests/alb tests/scripts tests/hostile ($bin)"
+echo "== pytest: tests/integration tests/conformance tests/alb tests/scripts tests/hostile tests/deploy ($bin)"
 "$py" -m pytest -p no:cacheprovider -q -rfE "$here/integration" "$here/conformance" "$here/alb" "$here/scripts" \
-  "$here/hostile" "$@" || status=1
+  "$here/hostile" "$here/deploy" "$@" || status=1
 
 echo "== node --test: tests/integration/node"
 node_dir="$here/integration/node"
