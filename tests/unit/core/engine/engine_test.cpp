@@ -279,10 +279,11 @@ TEST(Engine, NearAFullTableOnlyPlainRequestsAreServed) {
   h.end();
   EXPECT_EQ(h.sent_to(limited).rfind("HTTP/1.1 503", 0), 0u);
   h.at(kStart + 1);
-  ConnId metrics = h.accept(/*limited=*/true);
-  h.feed(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  // /metrics moved to the admin listener; /healthz is the plain GET the public port serves.
+  ConnId health = h.accept(/*limited=*/true);
+  h.feed(health, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
   h.end();
-  EXPECT_EQ(h.sent_to(metrics).rfind("HTTP/1.1 200 OK", 0), 0u);
+  EXPECT_EQ(h.sent_to(health).rfind("HTTP/1.1 200 OK", 0), 0u);
 }
 
 TEST(Engine, ConnectionsOfEveryPhaseCountAgainstMaxConnections) {
