@@ -143,9 +143,8 @@ class ChatApp final : public App {
   };
 
   static std::string id_text(Engine& engine, ConnId conn) {
-    char id[32];
-    std::snprintf(id, sizeof id, "%x.%x.%x", engine.id(), conn.index, conn.generation);
-    return id;
+    char id[kConnIdTextSize];
+    return std::string(id, engine.conn_text(conn, id));
   }
 
   void send_text(Engine& engine, ConnId conn, std::string_view text) {

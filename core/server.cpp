@@ -316,12 +316,12 @@ int run_server(const Config& config, AppModule& app) {
   log_event(LogLevel::kInfo, "listening",
             "\"host\":%s,\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"%s\",\"backend_reason\":\"%s\","
             "\"ring_flags\":\"%s\",\"connections_per_reactor\":%u,\"memory_limit\":%llu,\"memory_limit_source\":\"%s\","
-            "\"max_connections\":%u,\"admin_port\":%u",
+            "\"max_connections\":%u,\"admin_port\":%u,\"instance\":\"%s\"",
             host_json.c_str(), port, threads, config.app.c_str(), backend_name(decision.kind),
             decision.reason.c_str(), uring ? uring->features().describe().c_str() : "",
             process.engines().empty() ? 0 : process.engines()[0]->capacity(),
             static_cast<unsigned long long>(governor.limit()), governor.limit_source().c_str(), state.max_connections,
-            process.admin_port());
+            process.admin_port(), state.instance.c_str());
 
   int exit_code = kExitOk;
   bool draining = false;

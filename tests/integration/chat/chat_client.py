@@ -35,8 +35,9 @@ class Chat:
 
     @property
     def reactor(self):
-        """The first hex field of the id names the reactor that owns the connection."""
-        return int(self.id.split(".")[0], 16)
+        """Ids are <instance>.<reactor>.<slot>.<generation>: the second field names the reactor
+        that owns the connection."""
+        return int(self.id.split(".")[1], 16)
 
     async def send(self, obj):
         await self.ws.send(obj if isinstance(obj, (str, bytes)) else json.dumps(obj, separators=(",", ":")))

@@ -40,7 +40,7 @@ async function connect(path = '/ws') {
   };
   const hello = await client.next();
   assert.equal(hello.type, 'hello');
-  assert.match(hello.id, /^[0-9a-f]+\.[0-9a-f]+\.[0-9a-f]+$/);
+  assert.match(hello.id, /^[0-9a-f]{12}\.[0-9a-f]+\.[0-9a-f]+\.[0-9a-f]+$/);
   client.id = hello.id;
   return client;
 }
