@@ -171,3 +171,9 @@ class LocalAlb:
         if self.haproxy:
             parts.append(f"== haproxy log (tail)\n{Path(self.haproxy['log']).read_text(errors='replace')[-3000:]}")
         return "\n".join(parts)
+
+
+def is_joined(got, room):
+    """A "joined" for `room` (docs/protocol.md): it carries the room's offset and epoch."""
+    return (isinstance(got, dict) and got.get("type") == "joined" and got.get("room") == room
+            and isinstance(got.get("offset"), int) and isinstance(got.get("epoch"), str) and got["epoch"] != "")
