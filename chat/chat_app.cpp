@@ -186,10 +186,8 @@ class ChatApp final : public App {
     char id[kConnIdTextSize];
     return std::string(id, engine.conn_text(conn, id));
   }
-  /// The id as presence lists it, or nothing when nothing lists ids.
-  std::string presence_id(Engine& engine, ConnId conn) {
-    return options_.presence_members || backplane_ || events_wanted_ ? id_of(engine, conn) : std::string();
-  }
+  /// The id presence lists and events name (any reactor's member may have asked for events).
+  std::string presence_id(Engine& engine, ConnId conn) { return id_of(engine, conn); }
 
   void send_text(Engine& engine, ConnId conn, std::string_view text) {
     if (SharedFrame* f = make_text_frame(text)) engine.send(conn, f);
@@ -219,7 +217,6 @@ class ChatApp final : public App {
     m = rooms_.add(conn, head, args.room, Rooms::kPending | (args.events ? Rooms::kEvents : 0), id);
     if (m == kNoSlot) return error(engine, conn, kTableFull);
     engine.set_app_word(conn, m + 1);  // open: app_word succeeded above, and nothing ran since
-    if (args.events) events_wanted_ = true;
     membership_changed(engine, args.room, true, id);
     post.has_since = args.has_since;
     post.since_offset = args.since_offset;
@@ -334,7 +331,6 @@ class ChatApp final : public App {
       if (ev.size() < 100 * 40) ev.append(joined ? " J:" : " L:").append(id);
       return;
     }
-    if (id.empty()) return;
     std::unique_lock<std::mutex> hold;
     RoomRegistry::Room* r = shared_.registry.find(room, hold);
     if (!r || r->listeners.load(std::memory_order_relaxed) == 0) return;
@@ -443,7 +439,6 @@ class ChatApp final : public App {
   Engine* engine_ = nullptr;
   bool started_ = false;
   bool was_up_ = false;
-  bool events_wanted_ = false;
   uint32_t ticks_ = 0;
   std::vector<std::string> dirty_;
   std::unordered_set<std::string> dirty_set_;
