@@ -215,6 +215,7 @@ void Backplane::became_ready(Engine& engine) {
 void Backplane::go_down(Engine& engine, const char* why) {
   if (state_ == State::kDown) return;
   bool was = state_ == State::kUp;
+  bool attempt = state_ == State::kConnecting;
   state_ = State::kDown;
   state_since_ = now_;
   if (was) {
@@ -229,8 +230,9 @@ void Backplane::go_down(Engine& engine, const char* why) {
   next_attempt_ = now_ + std::max(1u, jittered);
   ++attempts_;
   channels_.clear();
-  // The rooms go local before the pending replies run (with null) and see them so.
-  if (listener_ && was) listener_->on_backplane_down(engine);
+  // The rooms go local before the pending replies run (with null) and see them so; rooms
+  // that waited for a connection attempt are answered locally too.
+  if (listener_ && (was || attempt)) listener_->on_backplane_down(engine);
   free_links();
 }
 

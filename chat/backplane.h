@@ -70,6 +70,8 @@ class Backplane {
   /// The process is exiting: close both connections (pending replies run with null).
   void stop(Engine& engine);
   bool up() const { return state_ == State::kUp; }
+  /// A connection attempt is under way (new rooms wait for its outcome, at most --redis-timeout).
+  bool connecting() const { return state_ == State::kConnecting; }
   /// "<instance>.<reactor>": names this reactor in presence fields and sync tokens.
   const std::string& source() const { return source_; }
 

@@ -140,6 +140,8 @@ RoomHome::Room& RoomHome::room_for(Engine& engine, std::string_view name) {
     r.epoch = new_epoch(engine);
   } else if (backplane_->up()) {
     subscribe(engine, r);
+  } else if (backplane_->connecting()) {
+    r.sync = Sync::kSubscribing;  // subscribed once the connection is up, or local if it fails
   } else {
     r.epoch = new_epoch(engine);
     r.local_epoch = true;

@@ -72,7 +72,7 @@ class RoomHome final : public BackplaneListener {
  private:
   enum class Sync : uint8_t {
     kLocal,        ///< no backplane, or it is down: this home numbers the messages
-    kSubscribing,  ///< SUBSCRIBE sent
+    kSubscribing,  ///< SUBSCRIBE sent (or the backplane is connecting: sent once it is up)
     kSyncing,      ///< subscribed; the sync marker is on its way
     kLive,         ///< delivering what the channel carries
   };
