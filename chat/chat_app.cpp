@@ -135,6 +135,15 @@ class ChatApp final : public App {
 
   void on_posted(Engine& engine, SharedFrame* frame, uint32_t tag) override {
     start(engine);
+    if (exiting_ && (tag & kControlBit)) {
+      if (static_cast<PostKind>(tag) == PostKind::kJoinAck) {
+        JoinAckPost p;
+        if (decode(*frame, p))
+          for (SharedFrame* f : p.replay) f->release();
+      }
+      frame->release();
+      return;
+    }
     if (tag & kControlBit) {
       on_control(engine, frame, static_cast<PostKind>(tag));
       frame->release();
@@ -163,8 +172,11 @@ class ChatApp final : public App {
   }
 
   void on_exit(Engine& engine) override {
-    if (backplane_) backplane_->stop(engine);
+    // From here on nothing is posted to other reactors (they may have stopped reading their
+    // posts): the rooms go first, so the replies the backplane's close runs find none.
+    exiting_ = true;
     home_.exit(engine);
+    if (backplane_) backplane_->stop(engine);
   }
 
  private:
@@ -312,14 +324,14 @@ class ChatApp final : public App {
   void remove_membership(Engine& engine, uint32_t m, const std::string& id) {
     std::string emptied;
     std::string room = rooms_.room(rooms_.membership(m)->room)->name;
-    if (rooms_.remove(m, emptied, id)) {
+    if (rooms_.remove(m, emptied, id) && !exiting_) {
       unsigned h = home(engine, emptied);
       if (h == engine.id())
         home_.released(engine, emptied);
       else if (SharedFrame* f = encode_released(emptied))
         engine.post(h, f, static_cast<uint32_t>(PostKind::kReleased));
     }
-    membership_changed(engine, room, false, id);
+    if (!exiting_) membership_changed(engine, room, false, id);
   }
 
   /// Presence and events follow a join or a leave: without the backplane events go out at
@@ -439,6 +451,7 @@ class ChatApp final : public App {
   Engine* engine_ = nullptr;
   bool started_ = false;
   bool was_up_ = false;
+  bool exiting_ = false;  ///< on_exit ran: nothing more is posted
   uint32_t ticks_ = 0;
   std::vector<std::string> dirty_;
   std::unordered_set<std::string> dirty_set_;

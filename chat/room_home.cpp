@@ -151,7 +151,6 @@ RoomHome::Room& RoomHome::room_for(Engine& engine, std::string_view name) {
 
 void RoomHome::forget(Engine&, Room& room) {
   if (backplane_) backplane_->unsubscribe(room.name);
-  for (Ahead& a : room.ahead) (void)a;  // their members left: nobody to answer
   std::string name = room.name;
   RoomRegistry::Room* global = room.global;
   rooms_.erase(name);  // frees the history's frames
