@@ -19,7 +19,13 @@ bool parse_u32(std::string_view text, uint32_t& out, uint32_t min, uint32_t max)
 std::string_view ChatOptions::usage() const {
   return "  --max-rooms-per-connection N  chat: rooms one connection may join (default 16)\n"
          "  --max-room-name BYTES    chat: longest room name (default 64)\n"
-         "  --max-publish-bytes BYTES  chat: largest published data (default 65536)\n";
+         "  --max-publish-bytes BYTES  chat: largest published data (default 65536)\n"
+         "  --redis URL              chat: join instances into one chat through Redis,\n"
+         "                           redis://[[user]:password@]host[:port][/db] (default: none)\n"
+         "  --redis-timeout SEC      chat: a Redis reply slower than this marks the backplane down (default 3)\n"
+         "  --history-size N         chat: messages kept per room for recovery; 0 turns history off (default 0)\n"
+         "  --history-ttl SEC        chat: longest a message stays in history (default 300)\n"
+         "  --presence-members       chat: presence answers list up to 100 connection ids\n";
 }
 
 OptionGroup::Result ChatOptions::set(std::string_view flag, std::string_view value) {
@@ -27,8 +33,24 @@ OptionGroup::Result ChatOptions::set(std::string_view flag, std::string_view val
   if (flag == "--max-rooms-per-connection") ok = parse_u32(value, max_rooms_per_connection, 1, 4096);
   else if (flag == "--max-room-name") ok = parse_u32(value, max_room_name, 1, 1024);
   else if (flag == "--max-publish-bytes") ok = parse_u32(value, max_publish_bytes, 1, 1u << 30);
+  else if (flag == "--redis") ok = !(redis_url = value).empty();
+  else if (flag == "--redis-timeout") ok = parse_u32(value, redis_timeout, 1, 3600);
+  else if (flag == "--history-size") ok = parse_u32(value, history_size, 0, 1000000);
+  else if (flag == "--history-ttl") ok = parse_u32(value, history_ttl, 1, 30 * 86400);
+  else if (flag == "--presence-members") ok = (presence_members = true);
   else return Result::kUnknown;
   return ok ? Result::kOk : Result::kBad;
+}
+
+const char* ChatOptions::validate() const {
+  if (redis_url.empty()) return nullptr;
+  std::string why;
+  redis = RedisTarget{};
+  if (!parse_redis_url(redis_url, redis, why) || !resolve_redis_host(redis, why)) {
+    error_ = "--redis " + redis_url + ": " + why;
+    return error_.c_str();
+  }
+  return nullptr;
 }
 
 }  // namespace ringws

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
+#include "chat/redis_url.h"
 #include "core/options.h"
 
 namespace ringws {
@@ -12,9 +14,23 @@ struct ChatOptions final : OptionGroup {
   uint32_t max_rooms_per_connection = 16;
   uint32_t max_room_name = 64;
   uint32_t max_publish_bytes = 65536;
+  std::string redis_url;  ///< --redis; empty: one process is the whole chat
+  uint32_t redis_timeout = 3;   ///< seconds a Redis reply may take before the backplane counts as down
+  uint32_t history_size = 0;    ///< messages kept per room; 0: no history
+  uint32_t history_ttl = 300;   ///< seconds a message stays in history
+  bool presence_members = false;  ///< presence answers list up to 100 connection ids
+
+  /// Filled by validate(): the parsed and resolved --redis target.
+  mutable RedisTarget redis;
+  bool backplane() const { return !redis_url.empty(); }
 
   std::string_view usage() const override;
+  bool is_switch(std::string_view flag) const override { return flag == "--presence-members"; }
   Result set(std::string_view flag, std::string_view value) override;
+  const char* validate() const override;
+
+ private:
+  mutable std::string error_;
 };
 
 }  // namespace ringws

@@ -332,8 +332,8 @@ int run_server(const Config& config, AppModule& app) {
               "so --max-per-address applies only to X-Forwarded-For addresses (with --trust-proxy)\"");
   log_event(LogLevel::kInfo, "listening",
             "\"host\":%s,\"port\":%u,\"threads\":%u,\"app\":\"%s\",\"backend\":\"%s\",\"backend_reason\":\"%s\","
-            "\"ring_flags\":\"%s\",\"idle_wait\":\"%s\",\"connections_per_reactor\":%u,\"memory_limit\":%llu,\"memory_limit_source\":\"%s\","
-            "\"max_connections\":%u,\"admin_port\":%u",
+            "\"ring_flags\":\"%s\",\"idle_wait\":\"%s\",\"connections_per_reactor\":%u,\"memory_limit\":%llu,"
+            "\"memory_limit_source\":\"%s\",\"max_connections\":%u,\"admin_port\":%u,\"instance\":\"%s\"",
             host_json.c_str(), port, threads, config.app.c_str(), backend_name(decision.kind),
             decision.reason.c_str(), uring ? uring->features().describe().c_str() : "",
             decision.kind == BackendKind::kEpoll          ? (config.epoll_edge_triggered ? "epoll_edge" : "epoll_level")
@@ -342,7 +342,7 @@ int run_server(const Config& config, AppModule& app) {
                                                                       : "recv-multishot",
             process.engines().empty() ? 0 : process.engines()[0]->capacity(),
             static_cast<unsigned long long>(governor.limit()), governor.limit_source().c_str(), state.max_connections,
-            process.admin_port());
+            process.admin_port(), state.instance.c_str());
 
   int exit_code = kExitOk;
   bool draining = false;

@@ -1,9 +1,19 @@
 #include "core/server_state.h"
 
+#include <sys/random.h>
+
+#include <cstdio>
+#include <random>
+
 namespace ringws {
 
 ServerState::ServerState(const Config& c, MemoryGovernor& g)
     : config(c), governor(g), max_connections(c.max_connections), addresses(c.max_per_address) {
+  uint64_t bits = 0;
+  if (getrandom(&bits, sizeof bits, 0) != sizeof bits) bits = std::random_device{}() * 0x9e3779b97f4a7c15ull;
+  char text[16];
+  std::snprintf(text, sizeof text, "%012llx", static_cast<unsigned long long>(bits & 0xffffffffffffull));
+  instance = text;
   std::string_view list = c.allowed_origins;
   while (!list.empty()) {
     size_t comma = list.find(',');

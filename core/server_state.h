@@ -39,6 +39,10 @@ struct ServerState {
   BackendKind backend = BackendKind::kIoUring;
   std::string backend_reason;  ///< why this backend: "default", "configured", or the fallback's cause
   uint64_t start_ms = 0;       ///< wall clock at start, for the EMF timestamp base
+  /// This process's name among instances: 12 hex digits (48 random bits) drawn at start, the
+  /// first part of every connection id (format_conn_id), so ids differ across instances and
+  /// restarts (two of 10,000 processes share a prefix with probability about 2e-7).
+  std::string instance;
 
   bool origin_allowed(std::string_view origin) const;
 };

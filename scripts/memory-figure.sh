@@ -5,7 +5,7 @@
 # usage: scripts/memory-figure.sh [--connections 10000] [--binary build/ringws] [--threads 1]
 #          [--port 0] [--runs 3] [--client build/bench/ringws-idle-clients] [--rate 2000]
 #          [--settle 3] [--source-ips 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4] [--app echo]
-#          [--server-args "--backend epoll"]
+#          [--server-args "--backend epoll"] [--path "/ws?room=lobby"]
 #
 # Each run:
 #   1. creates the memory cgroup ringws-figure-<pid> (cgroup v1: /sys/fs/cgroup/memory/...,
@@ -48,6 +48,7 @@ runs=3
 rate=2000
 settle=3
 app='echo'
+path=/
 server_args=()
 source_ips=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4
 
@@ -78,6 +79,7 @@ while (($#)); do
     --source-ips) source_ips=${2-}; shift 2 ;;
     --app) app=${2-}; shift 2 ;;
     --server-args) read -r -a server_args <<< "${2-}"; shift 2 ;;
+    --path) [[ ${2-} == /* ]] || die "--path must start with /" 2; path=$2; shift 2 ;;
     -h | --help) usage ;;
     *) die "unknown argument '$1' (see --help)" 2 ;;
   esac
@@ -152,7 +154,7 @@ open_clients() {
   local k=$1 count=$2 to_port=$3 out="$tmp/client.$1.out" err="$tmp/client.$1.err"
   # The client holds the connections until told to stop; --hold only bounds a lost script.
   "$client" --connections "$count" --rate "$rate" --source-ips "$source_ips" \
-    --timeout $((count / rate + 60)) --hold 3600 "ws://127.0.0.1:$to_port/" > "$out" 2> "$err" &
+    --timeout $((count / rate + 60)) --hold 3600 "ws://127.0.0.1:$to_port$path" > "$out" 2> "$err" &
   client_pids+=($!)
   if ! wait_for_line "$out" $((count / rate + 70)) '^READY ' "$!" > /dev/null; then
     tail -n 20 "$err" >&2 || true

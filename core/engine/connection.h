@@ -6,6 +6,7 @@
 // backend (io_uring or epoll), which keeps its own per-connection bits there.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "core/timer_wheel.h"
@@ -22,6 +23,14 @@ struct ConnId {
   uint64_t value() const { return (uint64_t(generation) << 32) | index; }
   friend bool operator==(ConnId, ConnId) = default;
 };
+
+/// Room for a connection id as text (format_conn_id): up to 12 + 1 + 2 + 1 + 8 + 1 + 4 chars.
+constexpr size_t kConnIdTextSize = 32;
+
+/// A connection's id as clients (hello.id, a message's from) and logs see it, unique across
+/// instances and restarts: "<instance>.<reactor>.<slot>.<generation>", the last three in hex.
+/// Returns its length.
+size_t format_conn_id(char (&out)[kConnIdTextSize], const char* instance, unsigned reactor, ConnId id);
 
 enum class ConnState : uint8_t {
   kHandshake,  ///< waiting for the HTTP request

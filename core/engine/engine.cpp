@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <netinet/in.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -206,9 +207,12 @@ void Engine::teardown(Connection& c, ConnId id) {
     state_.websocket_open.fetch_sub(1, std::memory_order_relaxed);
     if (c.client_key) state_.addresses.release(c.client_key);
     c.client_key = 0;
-    if (config_.log_connections)
-      log_event(LogLevel::kInfo, "websocket_close", "\"conn\":\"%u.%u.%u\",\"reason\":\"%s\"", id_, id.index,
-                id.generation, close_reason_name(static_cast<CloseReason>(c.close_reason)));
+    if (config_.log_connections) {
+      char conn[kConnIdTextSize];
+      conn_text(id, conn);
+      log_event(LogLevel::kInfo, "websocket_close", "\"conn\":\"%s\",\"reason\":\"%s\"", conn,
+                close_reason_name(static_cast<CloseReason>(c.close_reason)));
+    }
   }
   if (c.timer.linked()) wheel_.cancel(id.index);
   backend_->close(c, id);
@@ -240,6 +244,15 @@ void Engine::free_handshake(Connection& c) {
 
 // ---------------------------------------------------------------------------------------
 // The connection API
+
+size_t format_conn_id(char (&out)[kConnIdTextSize], const char* instance, unsigned reactor, ConnId id) {
+  int n = std::snprintf(out, sizeof out, "%s.%x.%x.%x", instance, reactor, id.index, id.generation);
+  return n < 0 ? 0 : std::min(static_cast<size_t>(n), sizeof out - 1);
+}
+
+size_t Engine::conn_text(ConnId conn, char (&out)[kConnIdTextSize]) const {
+  return format_conn_id(out, state_.instance.c_str(), id_, conn);
+}
 
 bool Engine::send(ConnId id, SharedFrame* frame) {
   Connection* c = connection(id);

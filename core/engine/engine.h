@@ -78,6 +78,8 @@ class Engine final : private FrameSink, private MemoryGate {
   /// When the bytes being handled arrived, to within one loop iteration (monotonic ns).
   uint64_t now_ns() const { return now_ns_; }
   unsigned id() const { return id_; }
+  /// The id of `conn` as clients and logs see it (format_conn_id); returns its length.
+  size_t conn_text(ConnId conn, char (&out)[kConnIdTextSize]) const;
   size_t reactor_count() const { return peers_.size(); }
   ServerState& state() { return state_; }
 

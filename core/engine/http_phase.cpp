@@ -158,9 +158,12 @@ void Engine::handle_request(Connection& c, ConnId id, const HttpRequest& request
   stats_.upgraded.fetch_add(1, std::memory_order_relaxed);
   stats_.websocket_open.fetch_add(1, std::memory_order_relaxed);
   state_.websocket_open.fetch_add(1, std::memory_order_relaxed);
-  if (config_.log_connections)
-    log_event(LogLevel::kInfo, "websocket_open", "\"conn\":\"%u.%u.%u\",\"address\":%s,\"path\":%s", id_, id.index,
-              id.generation, JsonEscaped<96>(address).c_str(), JsonEscaped<256>(request.target).c_str());
+  if (config_.log_connections) {
+    char conn[kConnIdTextSize];
+    conn_text(id, conn);
+    log_event(LogLevel::kInfo, "websocket_open", "\"conn\":\"%s\",\"address\":%s,\"path\":%s", conn,
+              JsonEscaped<96>(address).c_str(), JsonEscaped<256>(request.target).c_str());
+  }
   if (enqueue(c, id, response, Queue::kFinal)) {
     schedule_next_deadline(c, id);
     app_->on_open(*this, id, request.target);

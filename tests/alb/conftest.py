@@ -20,13 +20,26 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def alb(request):
+    # --log-connections: the test reads the client address each instance logged.
+    yield from _alb(request, server_args=["--log-connections"])
+
+
+@pytest.fixture
+def alb_redis(request):
+    """Three instances joined by a redis-server that local-alb.sh starts, with history."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    yield from _alb(request, server_args=["--history-size", "1000", "--redis-timeout", "2"],
+                    script_args=["--instances", "3", "--redis"])
+
+
+def _alb(request, server_args, script_args=()):
     if shutil.which("haproxy") is None:
         pytest.skip("haproxy is not installed (apt-get install -y haproxy)")
     if not ringws_binary().is_file():
         pytest.fail(f"ringws binary not found at {ringws_binary()} (set RINGWS_BIN)", pytrace=False)
     workdir = Path(tempfile.mkdtemp(prefix="ringws-alb-test-"))
-    # --log-connections: the test reads the client address each instance logged.
-    lb = LocalAlb(workdir, server_args=["--log-connections"])
+    lb = LocalAlb(workdir, server_args=server_args, script_args=script_args)
     try:
         yield lb
     finally:

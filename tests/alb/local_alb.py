@@ -62,17 +62,18 @@ def connections_open(base_url):
 class LocalAlb:
     """scripts/local-alb.sh as a child process; its stdout (a file) names the PIDs and URLs."""
 
-    def __init__(self, workdir, server_args=()):
+    def __init__(self, workdir, server_args=(), script_args=()):
         self.workdir = workdir
         self.out_path = workdir / "local-alb.out"
         self.err_path = workdir / "local-alb.err"
         args = [str(SCRIPT), "--binary", str(ringws_binary()), "--lb-port", "0", "--stats-port", "0",
                 "--drain-seconds", str(DRAIN_SECONDS), "--workdir", str(workdir / "logs"),
-                "--ready-timeout", str(int(READY_TIMEOUT) - 5), "--", *server_args]
+                "--ready-timeout", str(int(READY_TIMEOUT) - 5), *script_args, "--", *server_args]
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         self.instances = {}   # name -> {"pid", "url", "log"}
         self.haproxy = {}
+        self.redis = {}
         self.url = None
         wait_for("local-alb.sh to print READY", self._ready, timeout=READY_TIMEOUT)
 
@@ -92,6 +93,9 @@ class LocalAlb:
             elif kind == "ADMIN":
                 f = self.fields(line)
                 self.instances.setdefault(f["name"], {})["admin_url"] = f["url"]
+            elif kind == "REDIS":
+                f = self.fields(line)
+                self.redis = {"pid": int(f["pid"]), "url": f["url"], "log": f["log"]}
             elif kind == "HAPROXY":
                 f = self.fields(line)
                 self.haproxy = {"pid": int(f["pid"]), "stats": f["stats"], "log": f["log"]}
@@ -145,7 +149,7 @@ class LocalAlb:
                 problems.append("local-alb.sh did not exit within its stop window")
                 self.proc.kill()
                 self.proc.wait()
-                for pid in [i["pid"] for i in self.instances.values()] + [self.haproxy.get("pid")]:
+                for pid in [i["pid"] for i in self.instances.values()] + [self.haproxy.get("pid"), self.redis.get("pid")]:
                     if pid:
                         try:
                             os.kill(pid, signal.SIGKILL)
@@ -171,3 +175,9 @@ class LocalAlb:
         if self.haproxy:
             parts.append(f"== haproxy log (tail)\n{Path(self.haproxy['log']).read_text(errors='replace')[-3000:]}")
         return "\n".join(parts)
+
+
+def is_joined(got, room):
+    """A "joined" for `room` (docs/protocol.md): it carries the room's offset and epoch."""
+    return (isinstance(got, dict) and got.get("type") == "joined" and got.get("room") == room
+            and isinstance(got.get("offset"), int) and isinstance(got.get("epoch"), str) and got["epoch"] != "")

@@ -177,3 +177,73 @@ test('a page reconnects after the server drains it with 1001', async () => {
     killServer(second);
   }
 });
+
+// A redis-server of the test's own on a free port (no persistence); null when it cannot run.
+async function startRedis() {
+  const { createServer } = await import('node:net');
+  const port = await new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'ringws-redis-'));
+  let proc;
+  try {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                                  '--dir', dir, '--daemonize', 'no'], { stdio: 'ignore' });
+  } catch { return null; }
+  const failed = new Promise((resolve) => { proc.on('error', () => resolve(true)); proc.on('exit', () => resolve(true)); });
+  const { connect } = await import('node:net');
+  for (let i = 0; i < 200; i++) {
+    const ok = await Promise.race([failed.then(() => 'dead'), new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    })]);
+    if (ok === 'dead') return null;
+    if (ok === true) return { proc, url: `redis://127.0.0.1:${port}/0` };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  proc.kill('SIGKILL');
+  return null;
+}
+
+test('a drain in the middle of a conversation loses no message on the page (two instances, Redis)', async (t) => {
+  const redis = await startRedis();
+  if (!redis) { t.skip('redis-server cannot run here (apt-get install -y redis-server)'); return; }
+  const args = ['--redis', redis.url, '--history-size', '100', '--drain-seconds', '2'];
+  const x = startServer(0, args);
+  const y = startServer(0, args);
+  const browser = await launchBrowser();
+  let x2;
+  try {
+    const portX = await x.listening, portY = await y.listening;
+    const a = await openPage(browser, `http://127.0.0.1:${portX}/?room=talk&name=ann`);
+    const b = await openPage(browser, `http://127.0.0.1:${portY}/?room=talk&name=bob`);
+    for (const p of [a, b]) await p.waitForSelector('#status[data-room="talk"][data-state="open"]');
+    await send(b, 'one');
+    await send(a, 'two');
+    await waitForMessage(a, 'two');
+    await waitForMessage(a, 'one');
+    // Drain A's instance (SIGTERM): A is closed with 1001 and retries; B keeps talking meanwhile.
+    await stopServer(x);
+    await a.locator('#messages .sys', { hasText: 'disconnected (1001)' }).waitFor();
+    for (const text of ['three', 'four', 'five']) await send(b, text);
+    await waitForMessage(b, 'five');
+    // Another instance takes A's address (the balancer's other target); A reconnects with since.
+    x2 = startServer(portX, args);
+    await x2.listening;
+    await a.waitForSelector('#status[data-room="talk"][data-state="open"][data-recovered="true"]', { timeout: 3 * WAIT });
+    await waitForMessage(a, 'five');
+    await send(b, 'six');
+    await waitForMessage(a, 'six');
+    const texts = await a.locator('#messages .msg .text').allTextContents();
+    assert.deepEqual(texts, ['one', 'two', 'three', 'four', 'five', 'six'], 'every message once, in order');
+    await browser.close();
+    await stopServer(y);
+    await stopServer(x2);
+  } finally {
+    await browser.close();
+    killServer(x);
+    killServer(y);
+    killServer(x2);
+    redis.proc.kill('SIGTERM');
+  }
+});

@@ -210,7 +210,7 @@ class ControlClient:
             hello = json.loads(self.ws.recv_message()[1])
             assert hello.get("type") == "hello", hello
             joined = json.loads(self.ws.recv_message()[1])
-            assert joined == {"type": "joined", "room": self.room}, joined
+            assert is_joined(joined, self.room), joined
         self.phase = "before"
         self.counts = {}
         self.error = None
@@ -451,3 +451,9 @@ def fail_on(problems):
     """Fails the test with every problem, root cause first (no traceback: the text says it)."""
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+def is_joined(got, room):
+    """A "joined" for `room` (docs/protocol.md): it carries the room's offset and epoch."""
+    return (isinstance(got, dict) and got.get("type") == "joined" and got.get("room") == room
+            and isinstance(got.get("offset"), int) and isinstance(got.get("epoch"), str) and got["epoch"] != "")

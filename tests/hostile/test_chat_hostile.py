@@ -8,6 +8,7 @@ import json
 import struct
 
 import hostile as h
+from hostile import is_joined
 from rawws import OP_CLOSE, OP_TEXT, RawWS, handshake_request
 
 RSS_BUDGET = 64 * h.MiB
@@ -77,11 +78,13 @@ def test_non_reading_room_member_is_closed_and_forgotten(start_server):
     rooms_before = h.metric(s, "ringws_rooms")
     # It joins "flood" and "flood-only" (no one else's), reads its replies, then never reads again.
     slow = open_chat(s, url_with_rooms(["flood", "flood-only"]), rcvbuf=4096)
+    # One joined per room; rooms with different home reactors may answer in either order.
+    replies = {j.get("room"): j for j in (read_json(slow), read_json(slow))}
     for r in ("flood", "flood-only"):
-        assert read_json(slow) == {"type": "joined", "room": r}
+        assert is_joined(replies.get(r), r), replies
     pub, good = open_chat(s, "/ws?room=flood"), open_chat(s, "/ws?room=flood")
     for c in (pub, good):
-        assert read_json(c) == {"type": "joined", "room": "flood"}
+        assert is_joined(read_json(c), "flood")
     scene.start("a room member that never reads")
     published, slow_closed = 0, 0
     problems = []
@@ -228,7 +231,7 @@ def test_url_joins_after_a_slow_consumer_close_leave_no_stale_membership(start_s
         send_json(ws, {"type": "join", "room": "sentinel"})
         while True:
             got = read_json(ws)
-            if got == {"type": "joined", "room": "sentinel"}:
+            if is_joined(got, "sentinel"):
                 break
             strays.setdefault(i, []).append(got.get("room"))
     if strays:

@@ -41,3 +41,13 @@ def echo_server():
     s = Server(app="echo", threads=2)
     yield s
     _stop_all([s])
+
+
+@pytest.fixture
+def redis():
+    """A redis-server of the test's own on a free port (skips when redis-server is missing)."""
+    from redis_server import RedisServer
+
+    r = RedisServer()
+    yield r
+    r.stop()

@@ -35,8 +35,9 @@ class Chat:
 
     @property
     def reactor(self):
-        """The first hex field of the id names the reactor that owns the connection."""
-        return int(self.id.split(".")[0], 16)
+        """Ids are <instance>.<reactor>.<slot>.<generation>: the second field names the reactor
+        that owns the connection."""
+        return int(self.id.split(".")[1], 16)
 
     async def send(self, obj):
         await self.ws.send(obj if isinstance(obj, (str, bytes)) else json.dumps(obj, separators=(",", ":")))
@@ -49,9 +50,12 @@ class Chat:
     async def recv(self, timeout=WAIT):
         return json.loads(await self.recv_text(timeout))
 
-    async def join(self, room):
-        await self.send({"type": "join", "room": room})
-        assert await self.recv() == {"type": "joined", "room": room}
+    async def join(self, room, **extra):
+        """Joins `room` and returns its "joined" (extra fields: since=..., events=True)."""
+        await self.send({"type": "join", "room": room, **extra})
+        got = await self.recv()
+        assert is_joined(got, room), got
+        return got
 
     async def leave(self, room):
         await self.send({"type": "leave", "room": room})
@@ -68,7 +72,7 @@ class Chat:
         its joined (anything delivered earlier would come first on this connection)."""
         await self.send({"type": "join", "room": sentinel_room})
         got = await self.recv()
-        assert got == {"type": "joined", "room": sentinel_room}, f"unexpected message: {got}"
+        assert is_joined(got, sentinel_room), f"unexpected message: {got}"
 
     async def close(self):
         await asyncio.wait_for(self.ws.close(), WAIT)
@@ -83,6 +87,15 @@ async def open_many(server, n, path="/ws", **kw):
 
 async def close_all(clients):
     await asyncio.gather(*(c.close() for c in clients))
+
+
+def is_joined(got, room):
+    """A "joined" for `room` as docs/protocol.md describes it: the room's current offset and
+    epoch, and "recovered" only after a join with since."""
+    return (isinstance(got, dict) and got.get("type") == "joined" and got.get("room") == room
+            and isinstance(got.get("offset"), int) and got["offset"] >= 0
+            and isinstance(got.get("epoch"), str) and got["epoch"] != ""
+            and set(got) <= {"type", "room", "offset", "epoch", "recovered"})
 
 
 def http_get(server, path, extra=(), admin=False):
