@@ -56,8 +56,8 @@ PER_WORKER = 15000
 PHASES = {
     "density_steps": ("0,5000,10000", "0,10000,20000,30000"),
     "density_settle": (2.0, 3.0),
-    "storm_rate": (10000, 10000),
-    "storm_duration": (2, 5),
+    "storm_rate": (20000, 20000),
+    "storm_duration": (2, 3),
     "echo_connections": (100, 100),
     "echo_duration": (3.0, 5.0),
     "broadcast_step": (2000, 1000),
@@ -470,6 +470,12 @@ def main(argv=None):
     t0 = time.monotonic()
     order = report.run_order(cells, args.runs)
     log(f"{len(cells)} cells x {args.runs} runs = {len(order)} cell runs; load {machine['loadavg']}; output {out}")
+    conntrack = "nf_conntrack is not loaded"
+    if profiles.conntrack_loaded("/proc/sys"):
+        conntrack = ("nf_conntrack is loaded and tracks connections in this network namespace" if
+                     profiles.conntrack_tracking() else "nf_conntrack is loaded but tracks nothing in this network "
+                     "namespace (no rule uses it), so many-conns adds no NOTRACK rule")
+    log(conntrack)
     rows = []
     sampler = OthersSampler().start()
     interrupted = None
@@ -505,7 +511,8 @@ def main(argv=None):
             "others": sampler.text() + f"; load average {machine['loadavg'][0]:.1f} at the start, "
                       f"{probe.loadavg()[0]:.1f} at the end" + rmem,
             "settings": {k.replace("_", " "): v for k, v in phases.items()},
-            "notes": ([f"Interrupted by signal {interrupted}: partial results."] if interrupted else [])
+            "notes": [f"Connection tracking: {conntrack}."]
+            + ([f"Interrupted by signal {interrupted}: partial results."] if interrupted else [])
             + (["Servers ran in a 4 GiB / 2 CPU cgroup (--t3medium)."] if args.t3medium else [])}
     (out / "tuning.md").write_text(report.markdown(rows, meta))
     names = report.plot(rows, out, f"{machine['kernel']}, {machine['cores']} cores, {started}")

@@ -348,8 +348,8 @@ def markdown(rows, meta):
               "divided by the round trips; broadcast capacity by the websocket-shootout method (the most clients "
               "at which p95 of a broadcast's round trip stays within 500 ms, 4 in flight, 200 B padding), CPU per "
               "delivered frame over the passing steps up to a fixed client count; handshakes per second from "
-              "ringws-load storm at a fixed offered rate (connect, upgrade, close), with the server's CPU per "
-              "completed handshake. Client and server share the machine's cores."]
+              "ringws-load storm (connect, upgrade, close; 2 workers) offered more than this machine completes, "
+              "with the server's CPU per completed handshake. Client and server share the machine's cores."]
     return "\n".join(lines) + "\n"
 
 

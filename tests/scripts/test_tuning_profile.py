@@ -133,6 +133,22 @@ def test_notrack_without_conntrack_or_without_iptables(kernel):
     assert not p["rules"] and any("not loaded" in n for n in p["notes"])
 
 
+def test_no_rule_where_conntrack_is_loaded_but_tracks_nothing(kernel):
+    # A NOTRACK rule would register conntrack's hooks and start tracking everyone else.
+    p = tp.plan(tp.load_profile("many-conns"), kernel["root"], [12345], kernel["iptables"], tracking=False)
+    assert not p["rules"] and any("tracks nothing" in n for n in p["notes"])
+    with tp.Applied("many-conns", [12345], root=kernel["root"], state_file=kernel["state"],
+                    iptables=kernel["iptables"], quiet=True, tracking=False):
+        assert rules(kernel) == [] and values(kernel["root"])["net.core.somaxconn"] == "65535"
+    assert values(kernel["root"]) == original()
+
+
+def test_tracking_is_found_out_on_this_machine():
+    if not Path("/proc/sys/net/netfilter/nf_conntrack_max").exists():
+        pytest.skip("nf_conntrack is not loaded here")
+    assert tp.conntrack_tracking() in (True, False)
+
+
 # --- apply and restore ----------------------------------------------------------------------------
 
 def test_apply_then_restore(kernel):
