@@ -131,6 +131,7 @@ FIGURES = [
     ("bytes_per_conn_user", "user", "B/conn", "low", 0),
     ("bytes_per_conn_kernel", "kernel", "B/conn", "low", 0),
     ("bytes_per_conn_total", "total", "B/conn", "low", 0),
+    ("bytes_per_conn_slab_system", "system slab, both ends", "B/conn", "low", 0),
     ("echo_msgs_per_s", "echo msgs/s", "msgs/s", "high", 0),
     ("echo_user_us_per_msg", "user us/msg", "us", "low", 2),
     ("echo_kernel_us_per_msg", "kernel us/msg", "us", "low", 2),
@@ -146,7 +147,8 @@ FIGURES = [
 ]
 FIGURE = {f[0]: f for f in FIGURES}
 TABLES = [
-    ("Memory per idle connection (bytes)", ["bytes_per_conn_user", "bytes_per_conn_kernel", "bytes_per_conn_total"]),
+    ("Memory per idle connection (bytes)", ["bytes_per_conn_user", "bytes_per_conn_kernel", "bytes_per_conn_total",
+                                            "bytes_per_conn_slab_system"]),
     ("Echo, closed loop (server CPU per message, round trip)",
      ["echo_msgs_per_s", "echo_user_us_per_msg", "echo_kernel_us_per_msg", "echo_cpu_us_per_msg", "echo_p50_us",
       "echo_p99_us"]),
@@ -343,7 +345,9 @@ def markdown(rows, meta):
         lines += ["", note]
     lines += ["", "How each figure is measured: bytes per idle connection from scripts/density.sh's method (the "
               "server alone in a memory cgroup; user space from its RSS, kernel from the cgroup's kmem + TCP "
-              "charge; least-squares slopes over the steps); echo from ringws-load echo (closed loop, 32 B, "
+              "charge; least-squares slopes over the steps), and beside it the growth of the system-wide slab "
+              "(/proc/meminfo) per connection, which holds both ends of each connection and everything else the "
+              "machine did, but also kernel memory that is charged to no cgroup; echo from ringws-load echo (closed loop, 32 B, "
               "shootout protocol), the server's utime and stime from /proc/PID/stat over exactly the echo phase "
               "divided by the round trips; broadcast capacity by the websocket-shootout method (the most clients "
               "at which p95 of a broadcast's round trip stays within 500 ms, 4 in flight, 200 B padding), CPU per "
