@@ -421,6 +421,8 @@ def main(argv=None):
                     "change; run nothing")
     ap.add_argument("--restore", action="store_true", help="restore what a killed run left applied, and exit")
     ap.add_argument("--list", action="store_true", help="print every cell of the full matrix and exit")
+    ap.add_argument("--render", metavar="DIR", help="rewrite DIR's tuning.md and plots from its tuning.csv and "
+                    "tuning-meta.json, measuring nothing")
     ap.add_argument("--threads", type=int, default=0, help="ringws reactors (default: enough tables for the phases)")
     ap.add_argument("--binary", default=str(REPO / "build" / "ringws"))
     ap.add_argument("--load", default=str(REPO / "build" / "bench" / "ringws-load"))
@@ -435,6 +437,9 @@ def main(argv=None):
         cells = report.select(report.matrix(args.quick), args.only)
     except ValueError as e:
         raise SystemExit(f"tuning: {e}")
+    if args.render:
+        render(args.render)
+        return 0
     if args.list:
         for c in report.full_matrix():
             print(f"{c['cell']:<22} {shlex.join(report.server_args(c))}  profile={c['profile']}")
@@ -517,15 +522,24 @@ def main(argv=None):
             "notes": [f"Connection tracking: {conntrack}."]
             + ([f"Interrupted by signal {interrupted}: partial results."] if interrupted else [])
             + (["Servers ran in a 4 GiB / 2 CPU cgroup (--t3medium)."] if args.t3medium else [])}
-    (out / "tuning.md").write_text(report.markdown(rows, meta))
-    names = report.plot(rows, out, f"{machine['kernel']}, {machine['cores']} cores, {started}")
-    md = (out / "tuning.md").read_text()
+    (out / "tuning-meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    render(out)
+    log(f"done in {elapsed / 60:.1f} minutes")
+    return 130 if interrupted else 0
+
+
+def render(out):
+    """tuning.md and the PNGs from tuning.csv and tuning-meta.json (--render: again, after a
+    change to the report, without measuring anything)."""
+    out = Path(out)
+    rows = report.read_rows(out / "tuning.csv")
+    meta = json.loads((out / "tuning-meta.json").read_text())
+    md = report.markdown(rows, meta)
+    names = report.plot(rows, out, f"{meta.get('kernel', '')}, {meta.get('cores', '?')} cores, {meta.get('started', '')}")
     md += "\n## Plots\n\n" + "\n".join(f"![{n}]({n})" for n in names) + "\n"
     (out / "tuning.md").write_text(md)
     print(md)
-    print(f"files: {out}/tuning.csv {out}/tuning.md " + " ".join(f"{out}/{n}" for n in names))
-    log(f"done in {elapsed / 60:.1f} minutes")
-    return 130 if interrupted else 0
+    print(f"files: {out}/tuning.csv {out}/tuning.md {out}/tuning-meta.json " + " ".join(f"{out}/{n}" for n in names))
 
 
 if __name__ == "__main__":

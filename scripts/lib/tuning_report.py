@@ -146,6 +146,9 @@ FIGURES = [
     ("handshake_cpu_us", "CPU us/handshake", "us", "low", 1),
 ]
 FIGURE = {f[0]: f for f in FIGURES}
+# Shown to explain, never a finding: the system-wide slab holds both ends of every connection
+# and whatever else the machine did (DESIGN.md section 5: use it only to explain).
+EXPLAIN_ONLY = {"bytes_per_conn_slab_system"}
 TABLES = [
     ("Memory per idle connection (bytes)", ["bytes_per_conn_user", "bytes_per_conn_kernel", "bytes_per_conn_total",
                                             "bytes_per_conn_slab_system"]),
@@ -254,6 +257,8 @@ def findings(rows, min_runs=3):
         if not ref or ref not in present:
             continue
         for column, _, _, better, _ in FIGURES:
+            if column in EXPLAIN_ONLY:
+                continue
             a, b = stats(rows, cell, column), stats(rows, ref, column)
             if not a or not b or a["n"] < min_runs or b["n"] < min_runs:
                 continue
@@ -283,7 +288,10 @@ def finding_text(f):
     cell, ref, column, a, b, change = f
     _, label, unit, better, d = FIGURE[column]
     good = (change < 0) == (better == "low")
-    pct = f"{change * 100:+.0f}%" if math.isfinite(change) else "from 0"
+    if not math.isfinite(change):
+        pct = "from 0" + (": the other's is under one clock tick of utime/stime over the phase" if unit == "us" else "")
+    else:
+        pct = f"{change * 100:+.1f}%" if abs(change) < 0.01 else f"{change * 100:+.0f}%"
     return (f"**{cell}** vs {ref}: {label} {num(a['median'], d)} {unit} against {num(b['median'], d)} ({pct}, "
             f"{'better' if good else 'worse'}; ranges {num(a['min'], d)}-{num(a['max'], d)} and "
             f"{num(b['min'], d)}-{num(b['max'], d)} over {a['n']} and {b['n']} runs)")
@@ -389,7 +397,8 @@ def _finish(ax, cells, title, ylabel):
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.2)  # room for the legend above the bars
+    ax.legend(fontsize=7, loc="upper left", ncol=3)
 
 
 def plot(rows, outdir, subtitle=""):
@@ -414,6 +423,11 @@ def plot(rows, outdir, subtitle=""):
     user = _bars(ax, cells, rows, "bytes_per_conn_user", "tab:blue", "user space (RSS)")
     _bars(ax, cells, rows, "bytes_per_conn_kernel", "tab:orange", "kernel (cgroup kmem + TCP)", bottom=user)
     _errors(ax, cells, rows, "bytes_per_conn_total")
+    for i, c in enumerate(cells):  # the figures themselves: the bars differ by less than a pixel
+        u, k = stats(rows, c, "bytes_per_conn_user"), stats(rows, c, "bytes_per_conn_kernel")
+        if u and k:
+            ax.text(i, (u["median"] + k["median"]) * 0.5, f"{u['median']:,.0f}\n+\n{k['median']:,.0f}", ha="center",
+                    va="center", fontsize=7)
     _finish(ax, cells, "Memory per idle connection, user space under kernel", "bytes per connection")
     save(fig, "bytes.png")
 
