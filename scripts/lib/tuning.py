@@ -65,7 +65,7 @@ PHASES = {
     "broadcast_samples": (10, 20),
     "broadcast_cost_max": (10000, 10000),
 }
-SECONDS_PER_CELL_RUN = (30, 90)  # rough, for the dry run's estimate
+SECONDS_PER_CELL_RUN = (30, 120)  # rough, for the dry run's estimate
 
 
 def log(msg):
@@ -379,14 +379,14 @@ class CellRun:
 # --- main ---------------------------------------------------------------------------------------
 
 def phases_for(args):
-    i = 0 if args.quick else 1
+    i = 0 if (args.phases or ("quick" if args.quick else "full")) == "quick" else 1
     return {k: v[i] for k, v in PHASES.items()}
 
 
 def dry_run(cells, args, phases):
     order = report.run_order(cells, args.runs)
     print(f"{'quick' if args.quick else 'full'} matrix: {len(cells)} cell(s) x {args.runs} run(s) = {len(order)} "
-          f"cell runs, about {len(order) * SECONDS_PER_CELL_RUN[0 if args.quick else 1] / 60:.0f} minutes on this "
+          f"cell runs, about {len(order) * SECONDS_PER_CELL_RUN[0 if phases == dict(zip(PHASES, (v[0] for v in PHASES.values()))) else 1] / 60:.0f} minutes on this "
           f"machine{'; servers in a 4 GiB / 2 CPU cgroup (--t3medium)' if args.t3medium else ''}")
     print()
     print(f"{'cell':<22} {'compared with':<14} {'profile':<11} ringws flags")
@@ -411,6 +411,8 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="the reduced matrix and shorter phases (under 15 minutes "
                     f"here): cells {', '.join(report.QUICK)}")
+    ap.add_argument("--phases", choices=["quick", "full"], help="the phases' lengths alone, whatever the cells "
+                    "(default: quick with --quick, else full); --phases quick without --quick: every cell, briefly")
     ap.add_argument("--t3medium", action="store_true", help="each server in a 4 GiB / 2 CPU cgroup, like a t3.medium")
     ap.add_argument("--only", action="append", default=[], metavar="FILTER",
                     help="only the cells matching FILTER: comma-separated terms that must all match, each KEY=VALUE "
