@@ -245,6 +245,30 @@ def winner(rows, column):
     return best, clear
 
 
+def chance_of_no_overlap(n, m):
+    """The probability that the ranges of n and m runs drawn from one continuous distribution
+    do not overlap: all of one sample below all of the other, either way, 2 n! m! / (n + m)!."""
+    return 2 * math.factorial(n) * math.factorial(m) / math.factorial(n + m)
+
+
+def expected_by_chance(rows, min_runs=3):
+    """(comparisons made, findings expected by chance alone if no setting changed anything)."""
+    refs = {r["cell"]: r.get("reference") for r in rows}
+    made, expected = 0, 0.0
+    for cell in cells_in(rows):
+        ref = refs.get(cell)
+        if not ref or ref not in refs:
+            continue
+        for column, *_ in FIGURES:
+            if column in EXPLAIN_ONLY:
+                continue
+            a, b = stats(rows, cell, column), stats(rows, ref, column)
+            if a and b and a["n"] >= min_runs and b["n"] >= min_runs:
+                made += 1
+                expected += chance_of_no_overlap(a["n"], b["n"])
+    return made, expected
+
+
 def findings(rows, min_runs=3):
     """[(cell, reference, column, cell stats, reference stats, change)] for every figure a cell
     moved by more than the spread away from its reference cell's, with at least `min_runs`
@@ -342,6 +366,16 @@ def markdown(rows, meta):
         lines += ["Settings that moved a figure by more than its run-to-run spread (the ranges over the runs of the "
                   "cell and of the cell it is compared with do not overlap), and only those:", ""]
         lines += ["- " + finding_text(f) for f in found]
+        made, expected = expected_by_chance(rows)
+        if made:
+            runs = min(s["n"] for c in cells_in(rows) for s in [stats(rows, c, "bytes_per_conn_total")] if s) \
+                if any(stats(rows, c, "bytes_per_conn_total") for c in cells_in(rows)) else 3
+            lines += ["", f"Read these with the odds in mind: two cells that do not differ at all still have ranges "
+                      f"that do not overlap {chance_of_no_overlap(runs, runs):.0%} of the time with {runs} runs each. "
+                      f"{made} comparisons were made here: about {expected:.0f} lines like these would appear by chance "
+                      f"alone even if no setting changed anything ({len(found)} did). Trust a line when it is large, "
+                      f"when its figure has a tight spread (memory), or when it comes back in another run of the "
+                      f"matrix."]
     else:
         runs = max((r["run"] for r in rows), default=0)
         lines.append("No setting moved a figure by more than its run-to-run spread"

@@ -139,6 +139,14 @@ def test_findings_only_beyond_the_spread():
     assert report.findings([r for r in rows if r["run"] < 3]) == []
 
 
+def test_chance_of_ranges_not_overlapping():
+    assert report.chance_of_no_overlap(3, 3) == pytest.approx(0.1)  # 2 * 3! 3! / 6!
+    assert report.chance_of_no_overlap(5, 5) == pytest.approx(2 / 252)
+    rows = [row(c, i, **figures(i)) for c in ("uring", "uring.recv-ms") for i in (1, 2, 3)]
+    made, expected = report.expected_by_chance(rows)
+    assert made == len(report.FIGURES) - len(report.EXPLAIN_ONLY) and expected == pytest.approx(made * 0.1)
+
+
 def test_winner_and_clear_winner():
     rows = [row("uring", i, broadcast_clients=c) for i, c in enumerate([12000, 14000, 12000], 1)]
     rows += [row("epoll", i, broadcast_clients=c) for i, c in enumerate([10000, 11000, 9000], 1)]
