@@ -284,6 +284,7 @@ class Run:
                     self.cgroup.adopt(self.pid)
                 except OSError as e:
                     self.cgroup.remove()
+                    self.cgroup = None
                     raise SystemExit(f"density: cannot move pid {self.pid} into a memory cgroup of its own ({e}); "
                                      f"without one there is no kernel figure: refusing")
                 log(f"{self.name}: measuring running pid {self.pid} at {self.url} in cgroup v{self.cgroup.version} "
@@ -356,8 +357,8 @@ class Run:
 
     def measure(self, steps):
         rows, open_now, failed = [], 0, 0
-        self.start_server()
         try:
+            self.start_server()  # inside: a server that fails to start still has its cgroup removed
             for target in steps:
                 open_now, f = self.open_more(target, open_now)
                 failed += f
