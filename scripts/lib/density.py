@@ -2,7 +2,9 @@
 
 Starts the server (ringws by default, with --server-args, or one ringws per --config
 NAME='ARGS', or Node's ws peer) inside a memory cgroup of its own, or measures one already
-running (--pid and --url), then steps the number of idle connections
+running (--pid and --url: read from its own group given by --cgroup, or else moved into a
+memory cgroup made for it, and moved back after; never without a kernel figure), then steps
+the number of idle connections
 through a list, holding them open with ringws-idle-clients processes (each under the
 20,000 open-files limit, spread over several 127.0.0.x source addresses against port
 exhaustion). At each step it samples the server's RSS and PSS, what its cgroup is charged
@@ -14,6 +16,7 @@ as the last line on stdout:  SUMMARY user_B=<n> kernel_B=<n> total_B=<n> project
 """
 
 import argparse
+import contextlib
 import math
 import os
 import platform
@@ -28,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import density_report as report  # noqa: E402
 import server_probe as probe  # noqa: E402
+import tuning_profile as profiles  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 PER_CLIENT = 15000          # connections per client process (its open-files limit is 20,000)
@@ -45,6 +49,7 @@ class Cgroup:
     def __init__(self, name, t3medium):
         v1 = Path("/sys/fs/cgroup/memory")
         self.cpu_dir = None
+        self.owned, self.moved = True, []
         if (v1 / "memory.kmem.usage_in_bytes").exists():
             self.version, self.dir = 1, v1 / name
             self.dir.mkdir()
@@ -75,6 +80,44 @@ class Cgroup:
                 if (self.dir / "cpu.max").exists():
                     (self.dir / "cpu.max").write_text("200000 100000")
 
+    @classmethod
+    def existing(cls, path):
+        """A group that already exists (--cgroup): read, never created, limited or removed."""
+        self = cls.__new__(cls)
+        self.dir, self.cpu_dir, self.owned, self.moved = Path(path), None, False, []
+        if not (self.dir / "cgroup.procs").exists():
+            raise SystemExit(f"density: {path} is not a cgroup directory")
+        if (self.dir / "memory.kmem.usage_in_bytes").exists():
+            self.version = 1
+        elif (self.dir / "memory.stat").exists() and (self.dir / "memory.current").exists():
+            self.version = 2
+        else:
+            raise SystemExit(f"density: {path} is not a memory cgroup (no memory.kmem.usage_in_bytes or memory.stat)")
+        return self
+
+    def adopt(self, pid):
+        """Moves running process `pid` (all its threads) into this group, remembering where it
+        was, so that what it allocates from now on, its new sockets included, is charged here.
+        What it held before stays charged to its old group: the per-connection slopes, taken
+        from step 0 on, are not affected. put_back() returns it."""
+        for procs in self.procs_files():
+            controller = "cpu" if self.cpu_dir and procs.parent == self.cpu_dir else "memory"
+            self.moved.append((procs.parent, cgroup_dir_of(pid, controller, self.version)))
+            procs.write_text(str(pid))
+        log(f"moved pid {pid} into {', '.join(str(d) for d, _ in self.moved)} (from "
+            f"{', '.join(str(o) for _, o in self.moved)})")
+
+    def put_back(self, pid):
+        for _, original in getattr(self, "moved", []):
+            if original is None:
+                continue
+            try:
+                (original / "cgroup.procs").write_text(str(pid))
+                log(f"moved pid {pid} back to {original}")
+            except OSError as e:
+                log(f"could not move pid {pid} back to {original}: {e}")
+        self.moved = []
+
     def procs_files(self):
         files = [self.dir / "cgroup.procs"]
         if self.cpu_dir:
@@ -99,6 +142,8 @@ class Cgroup:
         return int(m.group(1)) if m else 0
 
     def kill_rest(self):
+        if not self.owned:
+            return
         for f in self.procs_files():
             for pid in f.read_text().split():
                 try:
@@ -107,6 +152,8 @@ class Cgroup:
                     pass
 
     def remove(self):
+        if not self.owned:
+            return
         for d in filter(None, (self.dir, self.cpu_dir)):
             for _ in range(50):
                 if not (d / "cgroup.procs").read_text().strip():
@@ -116,6 +163,33 @@ class Cgroup:
                 d.rmdir()
             except OSError as e:
                 log(f"could not remove {d}: {e}")
+
+
+def parse_proc_cgroup(text, controller, version):
+    """/proc/PID/cgroup -> the path of the process's group for `controller` (cgroup v1: the
+    line naming it; v2: the '0::' line), or None."""
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hid, controllers, path = parts
+        if version == 1 and controller in controllers.split(","):
+            return path
+        if version == 2 and hid == "0" and controllers == "":
+            return path
+    return None
+
+
+def cgroup_dir_of(pid, controller, version):
+    """The directory of `pid`'s cgroup for `controller`, or None if it cannot be told."""
+    try:
+        path = parse_proc_cgroup(Path(f"/proc/{pid}/cgroup").read_text(), controller, version)
+    except OSError:
+        return None
+    if path is None:
+        return None
+    mount = Path("/sys/fs/cgroup") / controller if version == 1 else Path("/sys/fs/cgroup")
+    return mount / path.lstrip("/")
 
 
 def rss_pss(pid):
@@ -189,22 +263,47 @@ class Run:
 
     def start_server(self):
         if self.pid:
-            log(f"{self.name}: measuring running pid {self.pid} at {self.url} (its kernel memory is read from "
-                f"its cgroup only if it runs in one of its own: {self.args.cgroup or 'none given'})")
+            # A process this script did not start: its kernel memory is read from a memory cgroup
+            # that holds it alone, either the one --cgroup names or one made for it here, into
+            # which it is moved for the measurement and out of which it is moved back after.
+            if not Path(f"/proc/{self.pid}").exists():
+                raise SystemExit(f"density: no process {self.pid}")
+            if self.args.cgroup:
+                self.cgroup = Cgroup.existing(self.args.cgroup)
+                procs = (self.cgroup.dir / "cgroup.procs").read_text().split()
+                if str(self.pid) not in procs:
+                    raise SystemExit(f"density: pid {self.pid} is not in {self.args.cgroup} (it holds {procs or 'nothing'})")
+                others = [p for p in procs if p != str(self.pid)]
+                if others:
+                    log(f"{self.name}: warning: {self.args.cgroup} also holds pids {' '.join(others)}: their "
+                        f"growth counts as the server's")
+                log(f"{self.name}: measuring running pid {self.pid} at {self.url}, kernel memory from {self.args.cgroup}")
+            else:
+                self.cgroup = Cgroup(f"ringws-density-{os.getpid()}-{self.name}", self.args.t3medium)
+                try:
+                    self.cgroup.adopt(self.pid)
+                except OSError as e:
+                    self.cgroup.remove()
+                    self.cgroup = None
+                    raise SystemExit(f"density: cannot move pid {self.pid} into a memory cgroup of its own ({e}); "
+                                     f"without one there is no kernel figure: refusing")
+                log(f"{self.name}: measuring running pid {self.pid} at {self.url} in cgroup v{self.cgroup.version} "
+                    f"{self.cgroup.dir}")
             return
         self.cgroup = Cgroup(f"ringws-density-{os.getpid()}-{self.name}", self.args.t3medium)
         out = open(self.tmp / f"{self.name}.out", "w")
         err = open(self.tmp / f"{self.name}.err", "w")
         if self.kind == "ringws":
             threads = self.args.threads or max(2, math.ceil(self.args.max / 19000))
-            cmd = [str(self.args.binary), "--app", "echo", "--host", "127.0.0.1", "--port", "0", "--admin-listen", "off",
-                   "--threads", str(threads), "--drain-seconds", "1", *shlex.split(self.extra)]
+            cmd = [str(self.args.binary), "--app", "echo", "--host", "127.0.0.1", "--port",
+                   str(getattr(self.args, "port", 0) or 0), "--admin-listen", "off", "--threads", str(threads),
+                   "--drain-seconds", "1", *shlex.split(self.extra)]
         else:
             peer = REPO / "bench" / "peers" / "node-ws"
             if not (peer / "node_modules" / "ws").exists():
                 subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=peer, check=True,
                                stdout=subprocess.DEVNULL)
-            cmd = ["node", str(peer / "server.mjs"), "--host", "127.0.0.1", "--port", "0"]
+            cmd = ["node", str(peer / "server.mjs"), "--host", "127.0.0.1", "--port", str(getattr(self.args, "port", 0) or 0)]
         files = " ".join(shlex.quote(str(f)) for f in self.cgroup.procs_files())
         # The child joins the group(s) before exec, so everything it allocates is charged there.
         wrapped = ["sh", "-c", f'for f in {files}; do echo $$ > "$f"; done && exec "$@"', "sh", *cmd]
@@ -258,8 +357,8 @@ class Run:
 
     def measure(self, steps):
         rows, open_now, failed = [], 0, 0
-        self.start_server()
         try:
+            self.start_server()  # inside: a server that fails to start still has its cgroup removed
             for target in steps:
                 open_now, f = self.open_more(target, open_now)
                 failed += f
@@ -273,7 +372,10 @@ class Run:
                 stop(c)
             stop(self.server)
             if self.cgroup:
-                self.cgroup.kill_rest()
+                if self.server is None and self.pid:
+                    self.cgroup.put_back(self.pid)  # a process this script did not start
+                else:
+                    self.cgroup.kill_rest()
                 self.cgroup.remove()
         return rows
 
@@ -305,10 +407,20 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="ringws reactors (default: enough tables for --max)")
     ap.add_argument("--pid", type=int, help="measure this running server instead of starting one (needs --url)")
     ap.add_argument("--url", help="ws:// URL of the server given by --pid")
-    ap.add_argument("--cgroup", help="with --pid: the server's own memory cgroup directory, for its kernel figure")
+    ap.add_argument("--cgroup", help="with --pid: the server's own memory cgroup directory, for its kernel figure "
+                    "(without it, the process is moved into a memory cgroup of its own for the measurement, and "
+                    "back after)")
     ap.add_argument("--t3medium", action="store_true", help="limit the server's cgroup to 4 GiB and 2 CPUs")
     ap.add_argument("--rate", type=int, default=5000, help="connections opened per second per client process")
     ap.add_argument("--settle", type=float, default=3.0, help="seconds to wait at each step before sampling")
+    ap.add_argument("--port", type=int, default=0, help="port of the server(s) it starts (default: one picked "
+                    "for each)")
+    ap.add_argument("--profile", default="auto", help="kernel profile applied for the run (scripts/tuning/profiles/, "
+                    "restored after it): a name, none, or auto (default): many-conns above 100,000 connections "
+                    "(connection tracking, file-max, backlogs), none below")
+    ap.add_argument("--high-water", type=int, help="ringws --memory-high-water PCT (default with --t3medium: 98, "
+                    "so that the governor refuses only in the last 2%% of the 4 GiB; otherwise ringws's own)")
+    ap.add_argument("--state-file", default=str(profiles.STATE_FILE), help=argparse.SUPPRESS)
     ap.add_argument("--out", help="output directory (default results/density-<time>)")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -324,6 +436,12 @@ def main():
     tmp = out / "logs"
     tmp.mkdir(exist_ok=True)
 
+    high_water = args.high_water if args.high_water is not None else (98 if args.t3medium else None)
+    if high_water is not None:
+        args.server_args = " ".join(filter(None, [f"--memory-high-water {high_water}", args.server_args]))
+    profile = args.profile
+    if profile == "auto":
+        profile = "many-conns" if args.max > 100000 else "none"
     try:
         ringws = [(n, "ringws", " ".join(filter(None, [a, args.server_args])))
                   for n, a in [probe.parse_named(c, "--config") for c in args.config] or [("ringws", "")]]
@@ -337,8 +455,37 @@ def main():
         servers = servers + ringws
     if len({n for n, _, _ in servers}) != len(servers):
         raise SystemExit(f"density: two servers share a name: {[n for n, _, _ in servers]}")
+    # Each server it starts gets its own port, known before the profile is applied (a
+    # conntrack exemption names the port); a server given by --pid keeps the port of --url.
+    ports = {}
+    for i, (name, _, _) in enumerate(servers):
+        if i == 0 and args.pid:
+            m = re.search(r":(\d+)", args.url.split("//", 1)[-1])
+            ports[name] = int(m.group(1)) if m else 80
+        elif args.port:
+            ports[name] = args.port
+        elif profile != "none":
+            ports[name] = probe.free_port()
+        else:
+            ports[name] = 0
     rows_by_server, fits, notes = {}, {}, []
+    if profile != "none":
+        notes.append(f"kernel profile {profile} applied for the run (scripts/tuning/profiles/{profile}), restored after")
+    try:
+        with profiles.trap_signals(), (profiles.Applied(profile, [p for p in ports.values() if p],
+                                                        state_file=args.state_file)
+                                       if profile != "none" else contextlib.nullcontext()):
+            measure_all(args, servers, steps, tmp, ports, rows_by_server, fits, notes)
+    except profiles.ProfileError as e:
+        raise SystemExit(f"density: {e}")
+    except profiles.Interrupted as e:
+        raise SystemExit(f"density: interrupted by signal {e.signum}; servers, clients and the profile are undone")
+    write_report(args, servers, out, rows_by_server, fits, notes)
+
+
+def measure_all(args, servers, steps, tmp, ports, rows_by_server, fits, notes):
     for name, kind, extra in servers:
+        args.port = ports[name]
         run = Run(args, name, tmp, kind, extra)
         if name != servers[0][0]:
             run.pid, run.url = None, None  # --pid/--url name the first server only
@@ -350,15 +497,23 @@ def main():
             log(notes[-1])
         rows = run.measure(server_steps)
         rows_by_server[name] = rows
-        if args.pid and not args.cgroup and name == servers[0][0]:
-            notes.append(f"{name}: no cgroup given, kernel figures are 0")
+        if args.pid and name == servers[0][0]:
+            notes.append(f"{name}: a running process (pid {args.pid}), measured in "
+                         + (f"its cgroup {args.cgroup}" if args.cgroup else "a memory cgroup of its own, made for the "
+                            "measurement (it was moved in, and back out after; what it held before the move stays "
+                            "charged where it was, so the fixed base lacks that part of its kernel memory)"))
         if args.t3medium:
             last = rows[-1]
             notes.append(f"{name}: {'OOM-killed' if run.oom else 'not OOM-killed'}, "
                          f"{'died' if not last['alive'] else 'alive'} at {last['open']:,} open, "
                          f"{last['failed']} connections refused or failed")
-        fits[name] = report.fit(rows)
+        try:
+            fits[name] = report.fit(rows)
+        except ValueError as e:
+            raise SystemExit(f"density: {name}: {e} (open: {[r['open'] for r in rows]})")
 
+
+def write_report(args, servers, out, rows_by_server, fits, notes):
     all_rows = [r for rows in rows_by_server.values() for r in rows]
     report.write_rows(out / "density.csv", all_rows)
     report.plot(rows_by_server, out / "density.png")

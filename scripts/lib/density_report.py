@@ -54,9 +54,16 @@ def fit(rows):
     kernel = least_squares(xs, [r["cg_kernel_bytes"] + r["cg_tcp_bytes"] for r in good])
     total_slope = user[0] + kernel[0]
     total_intercept = user[1] + kernel[1]
+    # Without a kernel figure (nothing charged to a cgroup) a projection would count the
+    # user-space bytes alone, about 2% of a connection: there is none then, never a guess.
+    kernel_measured = any(r["cg_kernel_bytes"] + r["cg_tcp_bytes"] > 0 for r in good) and kernel[0] > 0
+
     def fits(budget):
+        if not kernel_measured:
+            return None
         return max(0, int((budget - total_intercept) / total_slope)) if total_slope > 0 else 0
     return {
+        "kernel_measured": kernel_measured,
         "user_B": user[0], "kernel_B": kernel[0], "total_B": total_slope,
         "base_bytes": total_intercept, "steps": len(good), "max_open": max(xs) if xs else 0,
         "projected_4GiB": fits(T3_MEDIUM_BYTES), "projected_3_5GiB": fits(T3_MEDIUM_USABLE),
@@ -65,8 +72,14 @@ def fit(rows):
 
 
 def summary_line(f):
+    if f["projected_4GiB"] is None:
+        return f"SUMMARY user_B={round(f['user_B'])} kernel_B=none total_B=none projected_4GiB=none"
     return (f"SUMMARY user_B={round(f['user_B'])} kernel_B={round(f['kernel_B'])} total_B={round(f['total_B'])} "
             f"projected_4GiB={f['projected_4GiB']}")
+
+
+def _count(n):
+    return "no kernel figure" if n is None else f"{n:,}"
 
 
 def markdown(fits, machine, command, t3medium=None, notes=None):
@@ -75,6 +88,10 @@ def markdown(fits, machine, command, t3medium=None, notes=None):
              "| server | user B/conn | kernel B/conn | total B/conn | fixed base | idle conns in 4 GiB | in 3.5 GiB | "
              "max open | failed |", "|---|---|---|---|---|---|---|---|---|"]
     for name, f in fits.items():
+        if f["projected_4GiB"] is None:
+            lines.append(f"| {name} | {f['user_B']:.0f} | - | - | - | no kernel figure | no kernel figure | "
+                         f"{f['max_open']:,} | {f['failed']} |")
+            continue
         lines.append(f"| {name} | {f['user_B']:.0f} | {f['kernel_B']:.0f} | {f['total_B']:.0f} | "
                      f"{f['base_bytes'] / (1 << 20):.1f} MiB | {f['projected_4GiB']:,} | {f['projected_3_5GiB']:,} | "
                      f"{f['max_open']:,} | {f['failed']} |")
@@ -84,6 +101,9 @@ def markdown(fits, machine, command, t3medium=None, notes=None):
         lines += ["", f"Ratios against {names[0]} (other / {names[0]}):", ""]
         for other in names[1:]:
             o = fits[other]
+            if base["projected_4GiB"] is None or o["projected_4GiB"] is None:
+                lines.append(f"- {other}: no ratio (a kernel figure is missing)")
+                continue
             lines.append(f"- {other}: total {o['total_B'] / base['total_B']:.2f}x the bytes per connection, "
                          f"{base['projected_4GiB'] / max(1, o['projected_4GiB']):.2f}x fewer connections in 4 GiB")
     lines += ["", "Slopes are least-squares fits over the steps: user space from the server's RSS, kernel from "

@@ -82,3 +82,27 @@ def test_plot_writes_a_png(tmp_path):
 def test_default_steps_double_up_to_the_maximum():
     assert report.default_steps(100000) == [0, 10000, 20000, 40000, 80000, 100000]
     assert report.default_steps(10000) == [0, 10000]
+
+
+def test_no_projection_without_a_kernel_figure():
+    # A server measured without a memory cgroup of its own has nothing charged: no kernel
+    # figure, so no total and no projection (once, 56 million connections in 4 GiB were printed).
+    rows = synthetic(64, 0, base_kernel=0)
+    f = report.fit(rows)
+    assert not f["kernel_measured"]
+    assert f["projected_4GiB"] is None and f["projected_3_5GiB"] is None
+    assert report.summary_line(f) == "SUMMARY user_B=64 kernel_B=none total_B=none projected_4GiB=none"
+    md = report.markdown({"ringws": f}, "test machine", "scripts/density.sh --pid 1 --url ws://x:1/")
+    assert "no kernel figure" in md and "56," not in md
+    both = report.markdown({"ringws": report.fit(synthetic(64, 3880)), "other": f}, "m", "c")
+    assert "other: no ratio" in both
+
+
+def test_proc_cgroup_lines():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
+    import density  # noqa: E402
+    v1 = "13:memory:/user.slice/ringws\n12:cpu,cpuacct:/\n0::/user.slice\n"
+    assert density.parse_proc_cgroup(v1, "memory", 1) == "/user.slice/ringws"
+    assert density.parse_proc_cgroup(v1, "cpu", 1) == "/"
+    assert density.parse_proc_cgroup(v1, "memory", 2) == "/user.slice"
+    assert density.parse_proc_cgroup("12:cpu,cpuacct:/\n", "memory", 1) is None
