@@ -66,12 +66,14 @@ def chat_round_trip(port):
                 first = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
                 assert first["type"] == "hello", first
                 hello[name] = first["id"]
-                assert json.loads(await asyncio.wait_for(ws.recv(), WAIT)) == {"type": "joined", "room": "lobby"}
+                joined = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+                assert joined["type"] == "joined" and joined["room"] == "lobby", joined
             await a.send(json.dumps({"type": "publish", "room": "lobby", "data": {"text": "hi from a container"}}))
             for ws in (a, b):
                 got = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
                 assert got["type"] == "message" and got["room"] == "lobby", got
                 assert got["from"] == hello["a"] and got["data"] == {"text": "hi from a container"}, got
+                assert got["offset"] == joined["offset"] + 1 and got["epoch"] == joined["epoch"], got
 
     asyncio.run(asyncio.wait_for(go(), 2 * WAIT))
 
