@@ -279,7 +279,13 @@ TEST(Engine, NearAFullTableOnlyPlainRequestsAreServed) {
   h.end();
   EXPECT_EQ(h.sent_to(limited).rfind("HTTP/1.1 503", 0), 0u);
   h.at(kStart + 1);
-  ConnId metrics = h.accept(/*limited=*/true);
+  ConnId health = h.accept(/*limited=*/true);
+  h.feed(health, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  h.end();
+  EXPECT_EQ(h.sent_to(health).rfind("HTTP/1.1 200 OK", 0), 0u);
+  // /metrics lives on the admin listener, which answers it near a full table too.
+  h.at(kStart + 2);
+  ConnId metrics = h.engine->on_accepted(h.next_fd++, nullptr, /*limited=*/true, /*admin=*/true);
   h.feed(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   h.end();
   EXPECT_EQ(h.sent_to(metrics).rfind("HTTP/1.1 200 OK", 0), 0u);
