@@ -5,8 +5,8 @@
 namespace ringws {
 
 namespace {
-constexpr uint64_t kUnit = 1000000000ull;          // billionths of a token per token
-constexpr uint64_t kMaxElapsedNs = 3600 * kUnit;   // an hour refills any bucket; keeps products in 64 bits
+constexpr uint64_t kUnit = 1000000000ull;         // billionths of a token per token
+constexpr uint64_t kMaxElapsedNs = 3600 * kUnit;  // an hour refills any bucket; keeps products in 64 bits
 }  // namespace
 
 RateLimiter::RateLimiter(uint32_t max_records) : records_(std::min(std::max(max_records, 1u), kMaxRecords)) {}

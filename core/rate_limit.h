@@ -66,9 +66,9 @@ class RateLimiter {
 
  private:
   struct Record {
-    uint64_t refilled_ns;         ///< when the buckets were last brought up to date
-    uint64_t tokens[kClasses];    ///< in billionths of a token
-    uint32_t owner;               ///< the connection's slot index
+    uint64_t refilled_ns;       ///< when the buckets were last brought up to date
+    uint64_t tokens[kClasses];  ///< in billionths of a token
+    uint32_t owner;             ///< the connection's slot index
     uint32_t refusals;
   };
   /// Brings `r` up to `now_ns`; true if every limited bucket is full.

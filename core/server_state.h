@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/address_limits.h"
+#include "core/auth/keys.h"
 #include "core/backend.h"
 #include "core/config.h"
 
@@ -39,6 +40,7 @@ struct ServerState {
   BackendKind backend = BackendKind::kIoUring;
   std::string backend_reason;  ///< why this backend: "default", "configured", or the fallback's cause
   uint64_t start_ms = 0;       ///< wall clock at start, for the EMF timestamp base
+  AuthKeys auth;               ///< --auth jwt's key (each reactor verifies with a copy)
 
   bool origin_allowed(std::string_view origin) const;
 };

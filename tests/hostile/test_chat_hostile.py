@@ -72,7 +72,9 @@ MAX_MESSAGES = 3000  # 12 MB: well above the kernel's socket buffers (4 MB) plus
 
 def test_non_reading_room_member_is_closed_and_forgotten(start_server):
     # --close-timeout 1: the slow member's 1008 waits behind bytes it never reads, until then.
-    s = start_server(app="chat", threads=2, max_backlog=BACKLOG, close_timeout=1)
+    # No rate limits: the publisher floods on purpose (tests/integration/chat/test_chat_rate_limits.py
+    # has the flood at the default limits).
+    s = start_server(app="chat", threads=2, max_backlog=BACKLOG, close_timeout=1, message_rate=0)
     scene = h.Scene(s, app="chat", path="/ws")
     rooms_before = h.metric(s, "ringws_rooms")
     # It joins "flood" and "flood-only" (no one else's), reads its replies, then never reads again.
@@ -185,7 +187,8 @@ def test_url_joins_after_a_slow_consumer_close_leave_no_stale_membership(start_s
     consumers while it is still joining their URL rooms. Once they are gone no room may be
     left, and fresh connections that joined nothing (one reactor, so they reuse the freed slots)
     must receive nothing when someone publishes into those rooms."""
-    s = start_server(app="chat", threads=1, max_backlog=MIN_BACKLOG)
+    # No rate limits: one publisher walks every room as fast as it can.
+    s = start_server(app="chat", threads=1, max_backlog=MIN_BACKLOG, message_rate=0)
     problems = []
     all_rooms = []
     hostile = []

@@ -1,0 +1,62 @@
+#include "core/auth/keys.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "core/config.h"
+
+namespace ringws {
+namespace {
+
+constexpr size_t kMaxKeyFile = 64 * 1024;
+
+bool read_small_file(const std::string& path, std::string& out, std::string& error) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  out.resize(kMaxKeyFile + 1);
+  size_t n = std::fread(out.data(), 1, out.size(), f);
+  std::fclose(f);
+  if (n > kMaxKeyFile) {
+    error = path + ": larger than 64 KiB, not a key";
+    return false;
+  }
+  out.resize(n);
+  return true;
+}
+
+}  // namespace
+
+bool load_auth_keys(const Config& config, AuthKeys& out, std::string& error) {
+  if (config.auth != AuthMode::kJwt) return true;
+  std::string text;
+  if (!config.dev_token_secret_file.empty()) {
+    if (!read_small_file(config.dev_token_secret_file, text, error)) return false;
+    out.key = JwtKey::from_secret(text, error);
+    if (!out.key) {
+      error = "--dev-token-secret: " + error;
+      return false;
+    }
+    if (text.ends_with("\r\n"))
+      text.resize(text.size() - 2);
+    else if (text.ends_with("\n"))
+      text.pop_back();
+    out.dev_secret = text;
+    return true;
+  }
+  if (!config.jwt_secret_file.empty()) {
+    if (!read_small_file(config.jwt_secret_file, text, error)) return false;
+    out.key = JwtKey::from_secret(text, error);
+    if (!out.key) error = "--jwt-secret-file: " + error;
+  } else {
+    if (!read_small_file(config.jwt_public_key_file, text, error)) return false;
+    out.key = JwtKey::from_public_pem(text, error);
+    if (!out.key) error = "--jwt-public-key-file: " + error;
+  }
+  return out.key != nullptr;
+}
+
+}  // namespace ringws
