@@ -18,6 +18,7 @@
 
 #include "alloc/slab.h"
 #include "chat/chat_options.h"
+#include "chat/chat_policy.h"
 #include "chat/room_registry.h"
 #include "core/clock.h"
 #include "core/engine/app.h"
@@ -71,10 +72,12 @@ class ChatApp final : public App {
   ChatApp(const ChatOptions& options, ChatShared& shared)
       : options_(options), shared_(shared), rooms_(kMaxRoomsPerReactor), memberships_(kMaxMemberships) {}
 
+  void on_attach(Engine& engine) override { define_chat_rates(engine, options_); }
+
   void on_open(Engine& engine, ConnId conn, std::string_view target) override {
-    char hello[64];
-    int n = std::snprintf(hello, sizeof hello, "{\"type\":\"hello\",\"id\":\"%s\"}", id_text(engine, conn).c_str());
-    send_text(engine, conn, {hello, static_cast<size_t>(n)});
+    std::string hello = "{\"type\":\"hello\",\"id\":\"" + id_text(engine, conn) + "\"";
+    append_user_field(hello, engine, conn);
+    send_text(engine, conn, hello += '}');
     // Rooms named in the query join as if the client had sent join, for as long as the
     // connection stays open: any reply can close a client that does not read.
     size_t q = target.find('?');
@@ -98,9 +101,13 @@ class ChatApp final : public App {
       return error(engine, conn, "bad_json", "expected a JSON object");
     std::string_view type;
     if (root["type"].get_string().get(type) != simdjson::SUCCESS)
-      return error(engine, conn, "unknown_type", "type must be join, leave or publish");
+      return error(engine, conn, "unknown_type", "type must be join, leave, publish or refresh");
+    if (type == "refresh") {
+      if (handle_refresh(engine, conn, root)) leave_rooms_not_allowed(engine, conn);
+      return;
+    }
     if (type != "join" && type != "leave" && type != "publish")
-      return error(engine, conn, "unknown_type", "type must be join, leave or publish");
+      return error(engine, conn, "unknown_type", "type must be join, leave, publish or refresh");
     std::string_view room;
     if (root["room"].get_string().get(room) != simdjson::SUCCESS)
       return error(engine, conn, "bad_room", "room must be a string");
@@ -188,6 +195,7 @@ class ChatApp final : public App {
 
   void join(Engine& engine, ConnId conn, std::string_view room) {
     if (!check_room(engine, conn, room)) return;
+    if (!admit_join_or_leave(engine, conn) || !admit_join(engine, conn, room)) return;
     uint32_t head = 0;
     if (!engine.app_word(conn, head)) return;  // closed meanwhile (a slow consumer)
     uint32_t count = 0;
@@ -222,6 +230,23 @@ class ChatApp final : public App {
 
   void leave(Engine& engine, ConnId conn, std::string_view room) {
     if (!check_room(engine, conn, room)) return;
+    if (!admit_join_or_leave(engine, conn)) return;
+    leave_unchecked(engine, conn, room);
+  }
+
+  /// After a refresh: the rooms the new token no longer allows are left (with a "left").
+  void leave_rooms_not_allowed(Engine& engine, ConnId conn) {
+    uint32_t head = 0;
+    if (!engine.app_word(conn, head)) return;
+    std::vector<std::string> revoked;
+    for (uint32_t m = head; m; m = memberships_.get(m - 1)->next) {
+      const std::string& name = rooms_.get(memberships_.get(m - 1)->room)->name;
+      if (!may_stay(engine, conn, name)) revoked.push_back(name);
+    }
+    for (const std::string& room : revoked) leave_unchecked(engine, conn, room);
+  }
+
+  void leave_unchecked(Engine& engine, ConnId conn, std::string_view room) {
     uint32_t head = 0;
     if (!engine.app_word(conn, head)) return;
     uint32_t m = find_membership(head, room);
@@ -259,6 +284,7 @@ class ChatApp final : public App {
 
   void publish(Engine& engine, ConnId conn, std::string_view room, simdjson::dom::element data) {
     if (!check_room(engine, conn, room)) return;
+    if (!admit_publish(engine, conn, room, options_)) return;
     uint32_t head = 0;
     if (!engine.app_word(conn, head)) return;
     uint32_t m = find_membership(head, room);
@@ -267,11 +293,13 @@ class ChatApp final : public App {
     if (data_json.size() > options_.max_publish_bytes)
       return error(engine, conn, "payload_too_large", "data longer than --max-publish-bytes");
     std::string msg;
-    msg.reserve(data_json.size() + room.size() + 96);
-    char head_text[96];
-    std::snprintf(head_text, sizeof head_text, "\",\"from\":\"%s\",\"ts\":%llu,\"data\":", id_text(engine, conn).c_str(),
-                  static_cast<unsigned long long>(wall_ms()));
-    msg.append("{\"type\":\"message\",\"room\":\"").append(room).append(head_text).append(data_json).append("}");
+    msg.reserve(data_json.size() + room.size() + 128);
+    msg.append("{\"type\":\"message\",\"room\":\"").append(room).append("\",\"from\":\"").append(id_text(engine, conn));
+    msg += '"';
+    append_user_field(msg, engine, conn);  // the token's subject: nobody can publish as someone else
+    char tail[64];
+    std::snprintf(tail, sizeof tail, ",\"ts\":%llu,\"data\":", static_cast<unsigned long long>(wall_ms()));
+    msg.append(tail).append(data_json).append("}");
     SharedFrame* frame = make_text_frame(msg);
     if (!frame) return error(engine, conn, "internal", "out of memory");
     frame->set_origin_ns(engine.now_ns());

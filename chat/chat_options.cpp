@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "proto/jwt.h"
+
 namespace ringws {
 
 namespace {
@@ -14,12 +16,34 @@ bool parse_u32(std::string_view text, uint32_t& out, uint32_t min, uint32_t max)
   return true;
 }
 
+/// A comma-separated list of room patterns.
+bool parse_patterns(std::string_view text, std::vector<std::string>& out) {
+  out.clear();
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!valid_pattern(item)) return false;
+    out.emplace_back(item);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+  }
+  return !out.empty();
+}
+
 }  // namespace
 
 std::string_view ChatOptions::usage() const {
   return "  --max-rooms-per-connection N  chat: rooms one connection may join (default 16)\n"
          "  --max-room-name BYTES    chat: longest room name (default 64)\n"
-         "  --max-publish-bytes BYTES  chat: largest published data (default 65536)\n";
+         "  --max-publish-bytes BYTES  chat: largest published data (default 65536)\n"
+         "  --publish-rate N         chat: publishes a second per connection; over it an error\n"
+         "                           rate_limited with retry_after_ms (default 10, 0: off)\n"
+         "  --publish-burst N        chat: publishes at once before --publish-rate applies (default 10)\n"
+         "  --join-rate N            chat: joins and leaves a second per connection (default 5, 0: off)\n"
+         "  --join-burst N           chat: joins and leaves at once (default 20)\n"
+         "  --read-only-rooms LIST   chat: comma-separated room patterns ('*' as a suffix) nobody may\n"
+         "                           publish to: error forbidden (any --auth)\n";
 }
 
 OptionGroup::Result ChatOptions::set(std::string_view flag, std::string_view value) {
@@ -27,6 +51,11 @@ OptionGroup::Result ChatOptions::set(std::string_view flag, std::string_view val
   if (flag == "--max-rooms-per-connection") ok = parse_u32(value, max_rooms_per_connection, 1, 4096);
   else if (flag == "--max-room-name") ok = parse_u32(value, max_room_name, 1, 1024);
   else if (flag == "--max-publish-bytes") ok = parse_u32(value, max_publish_bytes, 1, 1u << 30);
+  else if (flag == "--publish-rate") ok = parse_u32(value, publish_rate, 0, 1000000);
+  else if (flag == "--publish-burst") ok = parse_u32(value, publish_burst, 1, 1000000);
+  else if (flag == "--join-rate") ok = parse_u32(value, join_rate, 0, 1000000);
+  else if (flag == "--join-burst") ok = parse_u32(value, join_burst, 1, 1000000);
+  else if (flag == "--read-only-rooms") ok = parse_patterns(value, read_only_rooms);
   else return Result::kUnknown;
   return ok ? Result::kOk : Result::kBad;
 }
