@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_packages=(build-essential cmake pkg-config liburing-dev libwslay-dev libmimalloc-dev libssl-dev
                 libsimdjson-dev libgtest-dev libbenchmark-dev)
-test_packages=(python3 python3-websockets python3-pytest python3-matplotlib python3-seccomp procps iproute2 chromium
+test_packages=(python3 python3-websockets python3-pytest python3-matplotlib python3-seccomp python3-cryptography procps iproute2 chromium
                haproxy)
 
 wanted=("${build_packages[@]}")
