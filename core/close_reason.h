@@ -22,7 +22,7 @@ enum class CloseReason : uint8_t {
   kInternal,          ///< out of memory or a failed operation
   kOverloaded,        ///< 1013: the memory governor refused a buffer for a message
   kTokenExpired,      ///< 4001: the connection's token ran out (--auth jwt)
-  kRateLimited,       ///< 1008: refused by rate limits more than --rate-limit-refusals times
+  kRateLimited,       ///< 1008: kept asking before retry_after_ms, more than --rate-limit-refusals times
   kCount,
 };
 static_assert(static_cast<int>(CloseReason::kCount) <= 16, "Connection::close_reason has 4 bits");

@@ -67,7 +67,7 @@ struct Config {
   static constexpr uint32_t kUnset = 0xffffffffu;
   uint32_t message_rate = kUnset;   ///< messages a second: chat 50, echo and shootout off
   uint32_t message_burst = kUnset;  ///< messages at once: chat 100, else twice the rate
-  uint32_t rate_limit_refusals = 10;  ///< refusals by any rate limit before close 1008; 0: never
+  uint32_t rate_limit_refusals = 10;  ///< refusals not waited out before close 1008; 0: never
 
   // CloudWatch Embedded Metric Format on stdout.
   uint32_t emf_interval = 0;  ///< seconds between EMF lines; 0: off

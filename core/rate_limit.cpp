@@ -44,21 +44,27 @@ RateLimiter::Verdict RateLimiter::take(uint32_t& handle, uint32_t owner, unsigne
     r = records_.get(index);
     r->refilled_ns = now_ns;
     for (unsigned k = 0; k < kClasses; ++k) r->tokens[k] = uint64_t(specs_[k].burst) * kUnit;
+    r->retry_at_ns = 0;
     r->owner = owner;
-    r->refusals = 0;
+    r->ignored = 0;
+    r->retry_class = 0;
     handle = index + 1;
   } else {
     refill(*r, now_ns);
   }
   if (r->tokens[klass] >= kUnit) {
     r->tokens[klass] -= kUnit;
-    return {true, 0, r->refusals};
+    return {true, 0, r->ignored};
   }
   uint64_t missing = kUnit - r->tokens[klass];
   // A rate of R tokens a second adds R billionths of a token per ns.
   uint64_t wait_ns = (missing + s.per_second - 1) / s.per_second;
-  uint64_t ms = (wait_ns + 999999) / 1000000;
-  return {false, static_cast<uint32_t>(std::max<uint64_t>(ms, 1)), ++r->refusals};
+  uint64_t ms = std::max<uint64_t>((wait_ns + 999999) / 1000000, 1);
+  // Asked again before the time the last refusal of this class gave: that one was ignored.
+  if (r->retry_class == klass && now_ns < r->retry_at_ns && r->ignored < UINT16_MAX) ++r->ignored;
+  r->retry_class = static_cast<uint8_t>(klass);
+  r->retry_at_ns = now_ns + ms * 1000000;
+  return {false, static_cast<uint32_t>(ms), r->ignored};
 }
 
 void RateLimiter::release(uint32_t& handle) {

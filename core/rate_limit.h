@@ -6,6 +6,8 @@
 //
 // Classes are the kinds of request a bucket counts: the engine's class 0 counts every
 // message (pings included), and an app defines its own (chat: publishes, joins and leaves).
+// A refusal tells the client when to retry; the record counts the refusals of a client that
+// asked again before that time, which is what a policy can close on (Verdict::ignored).
 // Tokens are kept in billionths, so refills are exact at any rate and call frequency.
 // Time is an input (STYLE.md habit 7).
 #pragma once
@@ -34,7 +36,10 @@ class RateLimiter {
   struct Verdict {
     bool allowed = true;
     uint32_t retry_after_ms = 0;  ///< when refused: until the bucket holds one token (rounded up)
-    uint32_t refusals = 0;        ///< refusals since the record was lent, this one included
+    /// Refusals since the record was lent that came before the retry time of the previous
+    /// refusal of the same class (this one included): requests of a client that did not wait
+    /// as told. A client that always waits retry_after_ms keeps this at 0.
+    uint32_t ignored = 0;
   };
 
   /// `max_records`: connections that can hold a record at once (capped at kMaxRecords).
@@ -68,8 +73,10 @@ class RateLimiter {
   struct Record {
     uint64_t refilled_ns;       ///< when the buckets were last brought up to date
     uint64_t tokens[kClasses];  ///< in billionths of a token
+    uint64_t retry_at_ns;       ///< when the last refused class has a token again
     uint32_t owner;             ///< the connection's slot index
-    uint32_t refusals;
+    uint16_t ignored;           ///< refusals before retry_at_ns of their class (saturating)
+    uint8_t retry_class;        ///< the class retry_at_ns is for
   };
   /// Brings `r` up to `now_ns`; true if every limited bucket is full.
   bool refill(Record& r, uint64_t now_ns) const;

@@ -167,7 +167,9 @@ Engine::RateResult Engine::take(Connection& c, ConnId id, unsigned klass) {
   if (v.allowed) return {};
   stats_.rate_refusals[klass].fetch_add(1, std::memory_order_relaxed);
   RateResult r{false, false, v.retry_after_ms};
-  if (config_.rate_limit_refusals && v.refusals > config_.rate_limit_refusals) {
+  // Closed only for refusals the client did not wait out (a client that waits as told
+  // is never closed).
+  if (config_.rate_limit_refusals && v.ignored > config_.rate_limit_refusals) {
     start_close(c, id, 1008, "rate limit", false, CloseReason::kRateLimited);
     r.closed = true;
   }

@@ -31,15 +31,34 @@ TEST(RateLimiter, BurstThenRateWithRetryAfter) {
   RateLimiter::Verdict v = l.take(handle, 7, 1, kT0);
   EXPECT_FALSE(v.allowed);
   EXPECT_EQ(v.retry_after_ms, 100u);  // one token at 10/s
-  EXPECT_EQ(v.refusals, 1u);
-  v = l.take(handle, 7, 1, kT0 + 40 * kMs);
+  EXPECT_EQ(v.ignored, 0u);
+  v = l.take(handle, 7, 1, kT0 + 40 * kMs);  // 60 ms too early: the first refusal was ignored
   EXPECT_FALSE(v.allowed);
   EXPECT_EQ(v.retry_after_ms, 60u);
-  EXPECT_EQ(v.refusals, 2u);
+  EXPECT_EQ(v.ignored, 1u);
   v = l.take(handle, 7, 1, kT0 + 40 * kMs + 1);  // rounded up, never 0
   EXPECT_EQ(v.retry_after_ms, 60u);
-  EXPECT_TRUE(l.take(handle, 7, 1, kT0 + 100 * kMs).allowed);
-  EXPECT_FALSE(l.take(handle, 7, 1, kT0 + 100 * kMs).allowed);
+  EXPECT_EQ(v.ignored, 2u);
+  // Waiting as told: allowed, and the next refusal is not counted as ignored.
+  EXPECT_TRUE(l.take(handle, 7, 1, kT0 + 100 * kMs + 1).allowed);
+  v = l.take(handle, 7, 1, kT0 + 100 * kMs + 1);
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(v.ignored, 2u);
+}
+
+TEST(RateLimiter, AClientThatWaitsAsToldIsNeverCountedAsIgnoring) {
+  RateLimiter l(4);
+  l.define(1, {10, 1, "publish"});
+  uint32_t handle = 0;
+  uint64_t t = kT0;
+  int allowed = 0;
+  for (int i = 0; i < 1000; ++i) {
+    RateLimiter::Verdict v = l.take(handle, 0, 1, t);
+    allowed += v.allowed;
+    EXPECT_EQ(v.ignored, 0u);
+    if (!v.allowed) t += v.retry_after_ms * kMs;  // waits exactly as long as told
+  }
+  EXPECT_EQ(allowed, 500);  // every other request, at 10 a second
 }
 
 TEST(RateLimiter, RefillsAreExactHoweverOftenTheClientAsks) {
@@ -66,7 +85,9 @@ TEST(RateLimiter, ClassesAreSeparateBucketsInOneRecord) {
   EXPECT_FALSE(l.take(handle, 1, 2, kT0).allowed);
   EXPECT_TRUE(l.take(handle, 1, 0, kT0).allowed);
   EXPECT_EQ(l.lent(), 1u);
-  EXPECT_EQ(l.take(handle, 1, 2, kT0).refusals, 3u);  // one count for the connection
+  EXPECT_EQ(l.take(handle, 1, 2, kT0).ignored, 1u);  // asked again before the join retry time
+  EXPECT_EQ(l.take(handle, 1, 1, kT0).ignored, 1u);  // the publish retry time was replaced by the join's
+  EXPECT_EQ(l.take(handle, 1, 1, kT0).ignored, 2u);  // one count for the connection
 }
 
 TEST(RateLimiter, SweepGivesRecordsBackOnlyOnceEveryBucketIsFull) {
@@ -94,7 +115,8 @@ TEST(RateLimiter, SweepGivesRecordsBackOnlyOnceEveryBucketIsFull) {
   EXPECT_EQ(l.lent(), 0u);
   // A fresh record after the return: full buckets, refusals from zero.
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(l.take(handles[2], 2, 0, kT0 + kS).allowed);
-  EXPECT_EQ(l.take(handles[2], 2, 0, kT0 + kS).refusals, 1u);
+  EXPECT_EQ(l.take(handles[2], 2, 0, kT0 + kS).ignored, 0u);
+  EXPECT_EQ(l.take(handles[2], 2, 0, kT0 + kS).ignored, 1u);
 }
 
 TEST(RateLimiter, ReleaseReturnsTheRecord) {

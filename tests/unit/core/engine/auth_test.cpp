@@ -232,14 +232,18 @@ TEST(EngineRate, PingsOverTheLimitGetNoPongAndAFloodEndsIn1008) {
   EXPECT_NE(out.find(std::string("\x8a\x01", 2) + "b"), std::string::npos);  // the latest pending pong
   EXPECT_EQ(out.find(std::string("\x8a\x01", 2) + "c"), std::string::npos);  // over the limit: none
   EXPECT_TRUE(h.engine->is_open(id));
-  // Refusals 2 and 3 are still answered; the 4th (> --rate-limit-refusals 3) closes.
+  // Asking again before retry_after_ms: x, y and z are answered, the 4th such (> 3) closes.
   h.at(kStart + kSecond + 1);
   h.feed(id, concat({text("x"), text("y"), text("z")}));
+  h.end();
+  EXPECT_TRUE(h.engine->is_open(id));
+  h.at(kStart + kSecond + 2);
+  h.feed(id, text("w"));
   h.end();
   EXPECT_FALSE(h.engine->is_open(id));
   out = h.sent_to(id);
   EXPECT_NE(out.find("\x88\x0c\x03\xf0rate limit"), std::string::npos);  // close 1008
-  EXPECT_EQ(h.engine->stats().rate_refusals[0].load(), 4u);              // ping c, then x, y and z
+  EXPECT_EQ(h.engine->stats().rate_refusals[0].load(), 5u);  // ping c, then x, y, z and w
 }
 
 TEST(EngineRate, RecordsAreLentWhileActiveAndGivenBackOnceBucketsRefill) {
@@ -272,6 +276,8 @@ TEST(EngineRate, AppClassesShareTheConnectionsRecordAndRefusalCount) {
   EXPECT_FALSE(r.allowed);
   EXPECT_FALSE(r.closed);
   EXPECT_EQ(r.retry_after_ms, 1000u);
+  r = h.engine->take_token(id, 1);  // too early: ignored once, not more than 1
+  EXPECT_FALSE(r.closed);
   r = h.engine->take_token(id, 1);
   EXPECT_TRUE(r.closed);
   h.end();
