@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -64,14 +65,17 @@ size_t es256_to_der(std::span<const uint8_t> raw, uint8_t* der, size_t capacity)
 
 /// A JSON number as whole seconds (rounded down), or false for another type.
 bool numeric_date(simdjson::dom::element v, int64_t& out) {
+  // Clamped to +-2^62 seconds: far past any date, and safe to add a leeway to (and never
+  // INT64_MIN, which stands for an absent nbf or iat).
+  constexpr int64_t kFar = int64_t{1} << 62;
   int64_t i;
   if (v.get_int64().get(i) == simdjson::SUCCESS) {
-    out = i;
+    out = std::clamp(i, -kFar, kFar);
     return true;
   }
   uint64_t u;
   if (v.get_uint64().get(u) == simdjson::SUCCESS) {
-    out = INT64_MAX / 2;  // beyond any date that matters, and safe to add a leeway to
+    out = kFar;
     return true;
   }
   double d;

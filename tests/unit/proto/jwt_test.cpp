@@ -248,6 +248,12 @@ TEST(Jwt, ClaimTypesAndRequiredClaims) {
   EXPECT_EQ(t(R"([{"sub":"a","exp":1764270060}])"), JwtError::kBadClaims);
   EXPECT_EQ(t(R"({"sub":"a","exp":1e300})"), JwtError::kOk);
   EXPECT_EQ(t(R"({"sub":"a","exp":18446744073709551615})"), JwtError::kOk);
+  // Extremes are clamped, never overflowed (UBSan would say so), and never read as "absent".
+  EXPECT_EQ(t(R"({"sub":"a","exp":9223372036854775807})"), JwtError::kOk);
+  EXPECT_EQ(t(R"({"sub":"a","exp":-9223372036854775808})"), JwtError::kExpired);
+  EXPECT_EQ(t(R"({"sub":"a","exp":1764270060,"nbf":9223372036854775807})"), JwtError::kNotYetValid);
+  EXPECT_EQ(t(R"({"sub":"a","exp":1764270060,"nbf":-9223372036854775808})"), JwtError::kOk);
+  EXPECT_EQ(t(R"({"sub":"a","exp":1764270060,"iat":-1e300})"), JwtError::kOk);
   std::string many = R"({"sub":"a","exp":1764270060,"rooms":[)";
   for (int i = 0; i < 65; ++i) many += std::string(i ? "," : "") + "\"r" + std::to_string(i) + "\"";
   EXPECT_EQ(t(many + "]}"), JwtError::kBadPattern);
