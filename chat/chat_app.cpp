@@ -85,7 +85,9 @@ class ChatApp final : public App {
     while (!query.empty() && engine.is_open(conn)) {
       size_t amp = query.find('&');
       std::string_view pair = query.substr(0, amp);
-      if (pair.substr(0, 5) == "room=") join(engine, conn, percent_decode(pair.substr(5)));
+      // URL rooms take no join token: they come once per connection, bounded by
+      // --max-rooms-per-connection, and an idle connection then never holds a limiter record.
+      if (pair.substr(0, 5) == "room=") join(engine, conn, percent_decode(pair.substr(5)), /*from_url=*/true);
       query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     }
   }
@@ -193,9 +195,9 @@ class ChatApp final : public App {
     send_text(engine, conn, msg);
   }
 
-  void join(Engine& engine, ConnId conn, std::string_view room) {
+  void join(Engine& engine, ConnId conn, std::string_view room, bool from_url = false) {
     if (!check_room(engine, conn, room)) return;
-    if (!admit_join_or_leave(engine, conn) || !admit_join(engine, conn, room)) return;
+    if ((!from_url && !admit_join_or_leave(engine, conn)) || !admit_join(engine, conn, room)) return;
     uint32_t head = 0;
     if (!engine.app_word(conn, head)) return;  // closed meanwhile (a slow consumer)
     uint32_t count = 0;

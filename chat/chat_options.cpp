@@ -40,7 +40,8 @@ std::string_view ChatOptions::usage() const {
          "  --publish-rate N         chat: publishes a second per connection; over it an error\n"
          "                           rate_limited with retry_after_ms (default 10, 0: off)\n"
          "  --publish-burst N        chat: publishes at once before --publish-rate applies (default 10)\n"
-         "  --join-rate N            chat: joins and leaves a second per connection (default 5, 0: off)\n"
+         "  --join-rate N            chat: joins and leaves a second per connection, not counting the\n"
+         "                           URL's rooms (default 5, 0: off)\n"
          "  --join-burst N           chat: joins and leaves at once (default 20)\n"
          "  --read-only-rooms LIST   chat: comma-separated room patterns ('*' as a suffix) nobody may\n"
          "                           publish to: error forbidden (any --auth)\n";

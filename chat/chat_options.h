@@ -20,7 +20,7 @@ struct ChatOptions final : OptionGroup {
   uint32_t publish_rate = 10;   ///< publishes a second; 0: off
   uint32_t publish_burst = 10;  ///< publishes at once
   uint32_t join_rate = 5;       ///< joins and leaves a second; 0: off
-  uint32_t join_burst = 20;     ///< joins and leaves at once (room for 16 rooms in a URL)
+  uint32_t join_burst = 20;     ///< joins and leaves at once (URL rooms take no tokens)
   std::vector<std::string> read_only_rooms;  ///< patterns of rooms nobody may publish to
 
   std::string_view usage() const override;
