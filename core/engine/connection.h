@@ -57,8 +57,14 @@ struct HandshakeBuffer {
 struct Connection {
   TimerLink timer;            ///< on the reactor's wheel: handshake, ping, idle or close deadline
   uint32_t last_rx = 0;       ///< tick (rounded up) of the last bytes received
-  HandshakeBuffer* handshake = nullptr;  ///< kHandshake only, while a request is incomplete
-  ReaderState* reader = nullptr;         ///< kOpen/kClosing, while a frame or message is incomplete
+  // A connection needs a request buffer only before its upgrade and a framer state only
+  // after it, so the two share one pointer: `handshake` while kUpgraded is clear (kHandshake,
+  // and a refused request's kClosing), `reader` once it is set. The upgrade detaches the
+  // request buffer (nullptr) before it sets kUpgraded. Every release checks kUpgraded.
+  union {
+    HandshakeBuffer* handshake = nullptr;  ///< before the upgrade, while a request is incomplete
+    ReaderState* reader;                   ///< after it, while a frame or message is incomplete
+  };
   uint32_t output = 0;        ///< index + 1 of the lent OutputQueue; 0 while nothing is queued
   uint32_t client_key = 0;    ///< AddressLimits handle while counted; 0: not counted
   uint32_t app_word = 0;      ///< the application's, read through ConnId (chat: its memberships)
@@ -82,6 +88,6 @@ struct Connection {
 };
 
 // The slab adds 8 bytes of bookkeeping per slot (free link, generation, live flag).
-static_assert(sizeof(Connection) <= 56, "Connection slot grew: it is the per-connection budget");
+static_assert(sizeof(Connection) <= 48, "Connection slot grew: it is the per-connection budget");
 
 }  // namespace ringws

@@ -191,7 +191,9 @@ void Engine::on_bytes(Connection& c, ConnId id, std::span<const uint8_t> bytes) 
       return;
     case ConnState::kClosing:
       // Waiting for the peer's close frame; anything else it sends is read and dropped.
-      if (!(c.flags & (kCloseAfterSend | kHalfClosed))) feed_framer(c, id, bytes);
+      // (Only an upgraded connection has a framer: a refused request's kClosing has its
+      // kCloseAfterSend set.)
+      if ((c.flags & kUpgraded) && !(c.flags & (kCloseAfterSend | kHalfClosed))) feed_framer(c, id, bytes);
       return;
     case ConnState::kTeardown:
       return;
@@ -238,7 +240,7 @@ void Engine::free_slot(uint32_t index) {
   if (!c) return;
   // The frames of a send can be freed only now: until its completion the kernel read them.
   output_.clear(c->output);
-  framer_.release(c->reader);
+  if (c->flags & kUpgraded) framer_.release(c->reader);
   free_handshake(*c);
   release_identity(index);
   uint32_t rate = c->rate_handle();
@@ -249,7 +251,7 @@ void Engine::free_slot(uint32_t index) {
 }
 
 void Engine::free_handshake(Connection& c) {
-  if (!c.handshake) return;
+  if ((c.flags & kUpgraded) || !c.handshake) return;  // after the upgrade the pointer is `reader`
   governor_.charge(-int64_t(sizeof(HandshakeBuffer) + c.handshake->capacity));
   std::free(c.handshake);
   c.handshake = nullptr;
