@@ -311,6 +311,7 @@ int run_server(const Config& config, AppModule& app) {
     std::fprintf(stderr, "ringws: %s\n", error.c_str());
     return kExitUsage;
   }
+  if (state.auth.key) warm_up_jwt(*state.auth.key);
   state.app = &app;
   if (!state.max_connections) state.max_connections = static_cast<uint32_t>(
       std::min<uint64_t>(1u << 30, governor.limit() / kKernelBytesPerConnection));

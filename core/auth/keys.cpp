@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/config.h"
+#include "proto/base64url.h"
 
 namespace ringws {
 namespace {
@@ -57,6 +58,22 @@ bool load_auth_keys(const Config& config, AuthKeys& out, std::string& error) {
     if (!out.key) error = "--jwt-public-key-file: " + error;
   }
   return out.key != nullptr;
+}
+
+void warm_up_jwt(const JwtKey& key) {
+  std::unique_ptr<JwtKey> copy = key.clone();
+  if (!copy) return;
+  size_t signature_bytes = key.alg() == JwtAlg::kHS256 ? 32 : key.alg() == JwtAlg::kES256 ? 64 : 256;
+  std::string header = std::string(R"({"alg":")") + jwt_alg_name(key.alg()) + R"(","typ":"JWT"})";
+  std::string token;
+  base64url_encode(header, token);
+  token += '.';
+  base64url_encode(std::string_view(R"({"sub":"warm-up","exp":1,"rooms":["*"]})"), token);
+  token += '.';
+  base64url_encode(std::string(signature_bytes, '\x01'), token);
+  JwtVerifier verifier(std::move(copy), {});
+  JwtClaims claims;
+  verifier.verify(token, 0, claims);  // kBadSignature: every step up to the last was taken
 }
 
 }  // namespace ringws

@@ -20,4 +20,9 @@ struct AuthKeys {
 /// holds no usable key.
 bool load_auth_keys(const Config& config, AuthKeys& out, std::string& error);
 
+/// Runs one verification with `key` (of a token that fails its signature), so that the code
+/// it needs (base64url, simdjson, OpenSSL's HMAC, RSA or ECDSA) is paged in at start: a
+/// fixed cost seen at start, not growth that looks per-connection (as for SHA-1 in server.cpp).
+void warm_up_jwt(const JwtKey& key);
+
 }  // namespace ringws
