@@ -7,7 +7,7 @@ key that never leaves it; this script is the same thing for a terminal.
 usage: scripts/mint-token.py --sub alice (--secret-file FILE | --key-file PRIVATE.pem)
                              [--ttl SECONDS | --exp EPOCH] [--nbf EPOCH] [--iat EPOCH | --no-iat]
                              [--rooms 'lobby,team:*'] [--publish lobby] [--claim NAME=JSON ...]
-                             [--alg HS256|RS256|ES256] [--header-alg ALG] [--no-exp]
+                             [--header-alg ALG] [--no-exp] [--count N]
 
   --secret-file FILE   HS256 with the secret in FILE (one trailing newline is not part of it,
                        as ringws reads it): the file given to ringws --jwt-secret-file
@@ -18,6 +18,8 @@ usage: scripts/mint-token.py --sub alice (--secret-file FILE | --key-file PRIVAT
   --publish LIST       comma-separated room patterns the user may publish to
   --claim NAME=JSON    any other claim, its value as JSON (repeatable)
   --header-alg ALG     write ALG in the header whatever the signature is (tests of refusals)
+  --count N            N tokens, one a line, for users SUB-0 to SUB-(N-1) (for load tests and
+                       scripts/memory-figure.sh --paths-file)
 
 HS256 needs only the standard library; RS256 and ES256 use python3-cryptography (apt).
 The token goes to stdout. Use it as ws://HOST:PORT/ws?token=TOKEN, or in a browser as
@@ -114,14 +116,19 @@ def main():
     ap.add_argument("--publish", type=patterns)
     ap.add_argument("--claim", action="append", default=[], metavar="NAME=JSON")
     ap.add_argument("--header-alg")
+    ap.add_argument("--count", type=int)
     a = ap.parse_args()
     extra = {}
     for c in a.claim:
         name, _, value = c.partition("=")
         extra[name] = json.loads(value)
-    print(mint(a.sub, secret=read_secret(a.secret_file) if a.secret_file else None, key_path=a.key_file, ttl=a.ttl,
-               exp=False if a.no_exp else a.exp, nbf=a.nbf, iat=False if a.no_iat else a.iat, rooms=a.rooms,
-               publish=a.publish, extra=extra, header_alg=a.header_alg))
+    secret = read_secret(a.secret_file) if a.secret_file else None
+    subs = [a.sub] if a.count is None else [f"{a.sub}-{i}" for i in range(a.count)]
+    now = int(time.time())
+    for sub in subs:
+        print(mint(sub, secret=secret, key_path=a.key_file, ttl=a.ttl, exp=False if a.no_exp else a.exp, nbf=a.nbf,
+                   iat=False if a.no_iat else a.iat, rooms=a.rooms, publish=a.publish, extra=extra,
+                   header_alg=a.header_alg, now=now))
 
 
 if __name__ == "__main__":
