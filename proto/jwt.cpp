@@ -307,7 +307,11 @@ JwtError JwtVerifier::check_header(size_t length) {
       return JwtError::kBadHeader;  // extensions the issuer says must be understood: none are
     } else if (field.key == "typ") {
       std::string_view typ;
-      if (field.value.get_string().get(typ) != simdjson::SUCCESS || !iequals(typ, "JWT")) return JwtError::kBadHeader;
+      // A JWT, or an OAuth access token in JWT form (RFC 9068): other types are other
+      // documents that happen to be signed with the same key (RFC 8725 section 3.11).
+      if (field.value.get_string().get(typ) != simdjson::SUCCESS ||
+          !(iequals(typ, "JWT") || iequals(typ, "at+jwt") || iequals(typ, "application/at+jwt")))
+        return JwtError::kBadHeader;
     }
   }
   if (!have_alg) return JwtError::kBadHeader;

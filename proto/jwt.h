@@ -61,7 +61,7 @@ enum class JwtError : uint8_t {
   kTooLong,      ///< over JwtLimits::max_token bytes
   kMalformed,    ///< not three non-empty dot-separated parts
   kBadBase64,    ///< a part is not canonical unpadded base64url
-  kBadHeader,    ///< the header is not a JSON object with a string "alg"; "crit"; a "typ" other than JWT
+  kBadHeader,    ///< not a JSON object with a string "alg"; "crit"; a "typ" other than JWT or at+jwt
   kAlgNone,      ///< "alg":"none" (an unsecured JWS)
   kAlgMismatch,  ///< "alg" is not the configured key's algorithm (algorithm confusion)
   kBadSignature,

@@ -224,6 +224,9 @@ TEST(Jwt, HeaderChecks) {
                                   "not json", R"({"alg":"HS256")"})
     EXPECT_EQ(check(v, hs256_token(kTestSecret, ok_claims, header)), JwtError::kBadHeader) << header;
   EXPECT_EQ(check(v, hs256_token(kTestSecret, ok_claims, R"({"alg":"HS256","typ":"jwt","kid":"x"})")), JwtError::kOk);
+  EXPECT_EQ(check(v, hs256_token(kTestSecret, ok_claims, R"({"alg":"HS256","typ":"at+jwt"})")), JwtError::kOk);
+  EXPECT_EQ(check(v, hs256_token(kTestSecret, ok_claims, R"({"alg":"HS256","typ":"application/at+JWT"})")),
+            JwtError::kOk);
 }
 
 TEST(Jwt, ClaimTypesAndRequiredClaims) {
