@@ -259,8 +259,12 @@ void Engine::respond_and_close(Connection& c, ConnId id, int status, std::string
 }
 
 void Engine::shed_at_accept(Connection& c, ConnId id) {
-  stats_.refused_by[static_cast<size_t>(governor_.over_high_water() ? RefuseReason::kMemory : RefuseReason::kCapacity)]
-      .fetch_add(1, std::memory_order_relaxed);
+  bool memory = governor_.over_high_water();
+  stats_.refused_by[static_cast<size_t>(memory ? RefuseReason::kMemory : RefuseReason::kCapacity)].fetch_add(
+      1, std::memory_order_relaxed);
+  // A connection taken in below the high-water mark whose request then needed a buffer above
+  // it is shed too: count it as on_accepted counts those refused at once (kLimited ones were).
+  if (memory && !(c.flags & kLimited)) governor_.count_shed(ShedWhat::kConnection);
   free_handshake(c);
   c.close_reason = static_cast<uint8_t>(CloseReason::kHttp);
   c.state = ConnState::kClosing;
