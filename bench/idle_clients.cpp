@@ -12,6 +12,9 @@
 //     --timeout S       seconds allowed for the whole connect phase (default 60)
 //     --hold S          seconds to hold the connections once all are open (default 300)
 //     --max-failures F  failed attempts retried before giving up (default 100)
+//     --paths-file F    request targets, one a line, used in turn instead of the URL's path
+//                       (connection i takes line i modulo their number): for example one
+//                       ?token=... per connection, each for another user
 //
 // When all N are open it prints `READY open=<n> failed=<n>` on stdout (failed counts the
 // attempts that were retried), then holds: it answers pings with masked pongs and counts
@@ -46,6 +49,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +67,7 @@ struct Options {
   std::string host;
   uint16_t port = 0;
   std::string path = "/";
+  std::vector<std::string> paths;  ///< --paths-file: used in turn instead of `path`
   uint32_t connections = 1000;
   double rate = 2000;
   uint32_t concurrency = 256;
@@ -77,6 +82,7 @@ struct Options {
                "ringws-idle-clients: %s\n"
                "usage: ringws-idle-clients [--connections N] [--rate R] [--concurrency C]\n"
                "         [--source-ips A,B,...] [--timeout S] [--hold S] [--max-failures F]\n"
+               "         [--paths-file F]\n"
                "         ws://HOST:PORT/PATH\n",
                msg);
   std::exit(2);
@@ -135,7 +141,13 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--timeout") o.timeout = parse_number<double>(value(), "--timeout");
     else if (a == "--hold") o.hold = parse_number<double>(value(), "--hold");
     else if (a == "--max-failures") o.max_failures = parse_number<uint32_t>(value(), "--max-failures");
-    else if (a == "-h" || a == "--help") usage("help");
+    else if (a == "--paths-file") {
+      std::ifstream in{std::string(value())};
+      if (!in) usage("cannot read --paths-file");
+      for (std::string line; std::getline(in, line);)
+        if (!line.empty() && line[0] == '/') o.paths.push_back(line);
+      if (o.paths.empty()) usage("--paths-file has no line starting with /");
+    } else if (a == "-h" || a == "--help") usage("help");
     else if (!a.starts_with("--") && !have_url) { parse_url(a, o); have_url = true; }
     else usage(("unknown argument " + std::string(a)).c_str());
   }
@@ -328,7 +340,8 @@ void Client::start_one() {
   char key[25];
   EVP_EncodeBlock(reinterpret_cast<unsigned char*>(key), key_bytes, sizeof key_bytes);
   c.accept = expected_accept(std::string_view(key, 24));
-  c.hs = "GET " + o_.path + " HTTP/1.1\r\nHost: " + o_.host + ":" + std::to_string(o_.port) +
+  const std::string& path = o_.paths.empty() ? o_.path : o_.paths[i % o_.paths.size()];
+  c.hs = "GET " + path + " HTTP/1.1\r\nHost: " + o_.host + ":" + std::to_string(o_.port) +
          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
          std::string(key, 24) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
 

@@ -23,6 +23,7 @@
 #include "chat/protocol.h"
 #include "chat/room_home.h"
 #include "chat/rooms.h"
+#include "chat/chat_policy.h"
 #include "core/clock.h"
 #include "core/engine/app.h"
 #include "core/engine/engine.h"
@@ -62,9 +63,11 @@ class ChatApp final : public App {
         backplane_(options.backplane() ? std::make_unique<Backplane>(options, shared.backplane) : nullptr),
         home_(options, shared, rooms_, backplane_.get()) {}
 
+  void on_attach(Engine& engine) override { define_chat_rates(engine, options_); }
+
   void on_open(Engine& engine, ConnId conn, std::string_view target) override {
     start(engine);
-    send_text(engine, conn, hello_text(id_of(engine, conn)));
+    send_text(engine, conn, hello_text(id_of(engine, conn), user_of(engine, conn)));
     // Rooms named in the query join as if the client had sent join; since=N&epoch=E after a
     // room recover that room. Any reply can close a client that does not read: stop then.
     size_t q = target.find('?');
@@ -96,7 +99,7 @@ class ChatApp final : public App {
       if (!engine.is_open(conn)) break;
       args.room = room;
       if (args.since_epoch.empty()) args.has_since = false;
-      join(engine, conn, args);
+      join(engine, conn, args, /*from_url=*/true);
     }
   }
 
@@ -113,13 +116,16 @@ class ChatApp final : public App {
     if (const ChatError* e = parse_request(root, req)) return error(engine, conn, *e);
     switch (req.type) {
       case ChatRequest::Type::kJoin:
-        return join(engine, conn, {req.room, req.has_since, req.since_offset, req.since_epoch, req.events});
+        return join(engine, conn, {req.room, req.has_since, req.since_offset, req.since_epoch, req.events}, false);
       case ChatRequest::Type::kLeave:
         return leave(engine, conn, req.room);
       case ChatRequest::Type::kPublish:
         return publish(engine, conn, req.room, req.data);
       case ChatRequest::Type::kPresence:
         return presence(engine, conn, req.room);
+      case ChatRequest::Type::kRefresh:
+        if (handle_refresh(engine, conn, req.token)) leave_rooms_not_allowed(engine, conn);
+        return;
     }
   }
 
@@ -210,8 +216,12 @@ class ChatApp final : public App {
 
   // ---- Requests -------------------------------------------------------------------------
 
-  void join(Engine& engine, ConnId conn, const JoinArgs& args) {
+  /// A join from a message, or from the URL (`from_url`): URL rooms take no join token, as
+  /// they come once per connection, bounded by --max-rooms-per-connection, and an idle
+  /// connection then never holds a limiter record.
+  void join(Engine& engine, ConnId conn, const JoinArgs& args, bool from_url) {
     if (const ChatError* e = check_room_name(args.room, options_.max_room_name)) return error(engine, conn, *e);
+    if ((!from_url && !admit_join_or_leave(engine, conn)) || !admit_join(engine, conn, args.room)) return;
     uint32_t head = 0;
     if (!engine.app_word(conn, head)) return;  // closed meanwhile (a slow consumer)
     uint32_t count = 0;
@@ -244,6 +254,26 @@ class ChatApp final : public App {
 
   void leave(Engine& engine, ConnId conn, std::string_view room) {
     if (const ChatError* e = check_room_name(room, options_.max_room_name)) return error(engine, conn, *e);
+    if (!admit_join_or_leave(engine, conn)) return;
+    leave_unchecked(engine, conn, room);
+  }
+
+  /// After a refresh: the rooms the new token no longer allows are left (with a "left").
+  void leave_rooms_not_allowed(Engine& engine, ConnId conn) {
+    uint32_t head = 0;
+    if (!engine.app_word(conn, head)) return;
+    std::vector<std::string> revoked;
+    for (uint32_t m = head; m; m = rooms_.membership(m - 1)->next) {
+      const std::string& name = rooms_.room(rooms_.membership(m - 1)->room)->name;
+      if (!may_stay(engine, conn, name)) revoked.push_back(name);
+    }
+    for (const std::string& room : revoked) {
+      if (!engine.is_open(conn)) return;
+      leave_unchecked(engine, conn, room);
+    }
+  }
+
+  void leave_unchecked(Engine& engine, ConnId conn, std::string_view room) {
     uint32_t head = 0;
     if (!engine.app_word(conn, head)) return;
     uint32_t m = rooms_.find(head, room);
@@ -256,6 +286,7 @@ class ChatApp final : public App {
 
   void publish(Engine& engine, ConnId conn, std::string_view room, simdjson::dom::element data) {
     if (const ChatError* e = check_room_name(room, options_.max_room_name)) return error(engine, conn, *e);
+    if (!admit_publish(engine, conn, room, options_)) return;
     uint32_t head = 0;
     if (!engine.app_word(conn, head)) return;
     if (rooms_.find(head, room) == kNoSlot) return error(engine, conn, kNotJoinedPublish);
@@ -264,7 +295,7 @@ class ChatApp final : public App {
     PublishPost post;
     post.origin_ns = engine.now_ns();
     post.room.assign(room);
-    post.body = message_body(id_of(engine, conn), wall_ms(), data_json);
+    post.body = message_body(id_of(engine, conn), user_of(engine, conn), wall_ms(), data_json);
     unsigned h = home(engine, room);
     if (h == engine.id()) return home_.publish(engine, std::move(post));
     SharedFrame* f = encode(post);

@@ -3,13 +3,16 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/json_text.h"
+
 namespace ringws {
 
 namespace {
 
-constexpr ChatError kUnknownType{"unknown_type", "type must be join, leave, publish or presence"};
+constexpr ChatError kUnknownType{"unknown_type", "type must be join, leave, publish, presence or refresh"};
 constexpr ChatError kBadRoom{"bad_room", "room must be a string"};
 constexpr ChatError kMissingData{"missing_data", "publish needs data"};
+constexpr ChatError kBadToken{"bad_token", "refresh needs a token string"};
 constexpr ChatError kBadSince{"bad_since", "since must be {\"offset\":<integer >= 0>,\"epoch\":<string>}"};
 constexpr ChatError kBadEvents{"bad_events", "events must be true or false"};
 constexpr ChatError kRoomTooLong{"room_name_too_long", "room name longer than --max-room-name"};
@@ -61,7 +64,10 @@ const ChatError* parse_request(simdjson::dom::element root, ChatRequest& out) {
   else if (type == "leave") out.type = ChatRequest::Type::kLeave;
   else if (type == "publish") out.type = ChatRequest::Type::kPublish;
   else if (type == "presence") out.type = ChatRequest::Type::kPresence;
-  else return &kUnknownType;
+  else if (type == "refresh") {
+    out.type = ChatRequest::Type::kRefresh;
+    return root["token"].get_string().get(out.token) == simdjson::SUCCESS ? nullptr : &kBadToken;
+  } else return &kUnknownType;
   if (root["room"].get_string().get(out.room) != simdjson::SUCCESS) return &kBadRoom;
   if (out.type == ChatRequest::Type::kPublish) {
     if (root["data"].get(out.data) != simdjson::SUCCESS) return &kMissingData;
@@ -113,9 +119,13 @@ std::string percent_decode(std::string_view in) {
   return out;
 }
 
-std::string hello_text(std::string_view id) {
+std::string hello_text(std::string_view id, std::optional<std::string_view> user) {
   std::string out = "{\"type\":\"hello\",\"id\":";
   append_string(out, id);
+  if (user) {
+    out += ",\"user\":";
+    append_json_string(out, *user);  // the token's text: any UTF-8
+  }
   return out += '}';
 }
 
@@ -143,11 +153,16 @@ std::string left_text(std::string_view room) {
   return out += '}';
 }
 
-std::string message_body(std::string_view from, uint64_t ts_ms, std::string_view data_json) {
+std::string message_body(std::string_view from, std::optional<std::string_view> user, uint64_t ts_ms,
+                         std::string_view data_json) {
   std::string out;
-  out.reserve(data_json.size() + from.size() + 40);
+  out.reserve(data_json.size() + from.size() + (user ? user->size() + 10 : 0) + 40);
   out += "\"from\":";
   append_string(out, from);
+  if (user) {
+    out += ",\"user\":";
+    append_json_string(out, *user);  // the token's text: any UTF-8
+  }
   out += ",\"ts\":";
   append_u64(out, ts_ms);
   out += ",\"data\":";

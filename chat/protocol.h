@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,7 +16,7 @@ namespace ringws {
 
 /// A client's request, viewing the parsed document and the message text.
 struct ChatRequest {
-  enum class Type : uint8_t { kJoin, kLeave, kPublish, kPresence };
+  enum class Type : uint8_t { kJoin, kLeave, kPublish, kPresence, kRefresh };
   Type type = Type::kJoin;
   std::string_view room;
   simdjson::dom::element data;  ///< publish: the value to send
@@ -23,6 +24,7 @@ struct ChatRequest {
   uint64_t since_offset = 0;
   std::string_view since_epoch;
   bool events = false;  ///< join: "events":true asks for member_joined / member_left
+  std::string_view token;  ///< refresh: the new token (no room)
 };
 
 /// Why a request was refused: `code` and `reason` are fixed ASCII texts.
@@ -42,14 +44,17 @@ bool parse_offset(std::string_view text, uint64_t& out);
 std::string percent_decode(std::string_view in);
 
 // ---- Server messages ------------------------------------------------------------------
-std::string hello_text(std::string_view id);
+/// `user`: the token's subject with --auth jwt, written as "user" beside "id".
+std::string hello_text(std::string_view id, std::optional<std::string_view> user = std::nullopt);
 std::string error_text(const ChatError& e);
 /// `recovered`: -1 leaves the field out (a join without since), 0 false, 1 true.
 std::string joined_text(std::string_view room, uint64_t offset, std::string_view epoch, int recovered);
 std::string left_text(std::string_view room);
 /// The part of a message that every copy shares, stored in history and sent over the
-/// backplane: "from":"<id>","ts":<ms>,"data":<compact JSON>.
-std::string message_body(std::string_view from, uint64_t ts_ms, std::string_view data_json);
+/// backplane: "from":"<id>"[,"user":"<sub>"],"ts":<ms>,"data":<compact JSON>. `user` is the
+/// publisher's token subject with --auth jwt, so nobody can publish as someone else.
+std::string message_body(std::string_view from, std::optional<std::string_view> user, uint64_t ts_ms,
+                         std::string_view data_json);
 /// {"type":"message","room":R,"offset":N,"epoch":E,<body>}
 std::string message_text(std::string_view room, uint64_t offset, std::string_view epoch, std::string_view body);
 std::string presence_text(std::string_view room, uint64_t count, const std::vector<std::string>* members);

@@ -1,7 +1,9 @@
 // Why a connection ended, counted per reason in /metrics.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 namespace ringws {
 
@@ -19,6 +21,8 @@ enum class CloseReason : uint8_t {
   kApplication,       ///< the app closed it
   kInternal,          ///< out of memory or a failed operation
   kOverloaded,        ///< 1013: the memory governor refused a buffer for a message
+  kTokenExpired,      ///< 4001: the connection's token ran out (--auth jwt)
+  kRateLimited,       ///< 1008: kept asking before retry_after_ms, more than --rate-limit-refusals times
   kCount,
 };
 static_assert(static_cast<int>(CloseReason::kCount) <= 16, "Connection::close_reason has 4 bits");
@@ -27,7 +31,8 @@ inline const char* close_reason_name(CloseReason r) {
   static const char* const kNames[] = {"peer_gone",    "normal",       "shutdown",     "protocol_error",
                                        "invalid_data", "too_big",      "slow_consumer", "idle_timeout",
                                        "handshake_timeout", "http",    "application",  "internal",
-                                       "overloaded"};
+                                       "overloaded",   "token_expired", "rate_limited"};
+  static_assert(std::size(kNames) == static_cast<size_t>(CloseReason::kCount));
   return kNames[static_cast<int>(r)];
 }
 
@@ -42,13 +47,15 @@ enum class RefuseReason : uint8_t {
   kPerAddress,  ///< 429, --max-per-address
   kDraining,    ///< 503 after SIGTERM
   kMemory,      ///< 503 over the memory high-water mark
+  kUnauthorized,  ///< 401, --auth jwt: a missing, bad or expired token
   kCount,
 };
 
 inline const char* refuse_reason_name(RefuseReason r) {
   static const char* const kNames[] = {"bad_request", "method",     "version",     "too_large",
                                        "origin",      "capacity",   "per_address", "draining",
-                                       "memory"};
+                                       "memory",      "unauthorized"};
+  static_assert(std::size(kNames) == static_cast<size_t>(RefuseReason::kCount));
   return kNames[static_cast<int>(r)];
 }
 

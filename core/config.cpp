@@ -2,6 +2,7 @@
 
 #include "core/byte_size.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -60,6 +61,28 @@ constexpr const char* kCoreUsage =
     "                           private ([::1]:PORT for IPv6, port 0 picks one, off: none)\n"
     "                           (default 127.0.0.1:9090)\n"
     "  --demo                   serve the demo chat page at / on the public port\n"
+    "  --auth MODE              none | jwt: jwt needs a signed token (RFC 7519) at the upgrade, in\n"
+    "                           ?token= or Sec-WebSocket-Protocol: ringws.v1, bearer.TOKEN; a\n"
+    "                           missing, bad or expired one gets 401 (default none, with a warning)\n"
+    "  --jwt-secret-file FILE   --auth jwt with HS256 and the secret in FILE (32 bytes or more)\n"
+    "  --jwt-public-key-file FILE  --auth jwt with the PEM public key in FILE: RSA for RS256,\n"
+    "                           EC P-256 for ES256 (the key decides the algorithm, never the token);\n"
+    "                           either key flag takes env:NAME for a key in environment variable NAME\n"
+    "  --jwt-leeway SEC         clock skew allowed on exp, nbf and iat (default 30)\n"
+    "  --token-grace SEC        {\"type\":\"token_expiring\"} this long before an open connection's\n"
+    "                           token runs out, then close 4001 (default 60)\n"
+    "  --dev-token-secret FILE  dev mode, with --auth jwt: HS256 with the secret in FILE, and GET\n"
+    "                           /dev/token?name=NAME mints 10-minute tokens for any name (never\n"
+    "                           in production: tokens come from your own backend)\n"
+    "  --message-rate N         messages a second per connection, pings included; over it an\n"
+    "                           error rate_limited, pings get no pong (default 50 with --app chat,\n"
+    "                           0 (off) with echo and shootout)\n"
+    "  --message-burst N        messages at once before --message-rate applies (default 100 with\n"
+    "                           chat, else twice the rate)\n"
+    "  --rate-limit-refusals N  requests a rate limit refused before the retry_after_ms of an\n"
+    "                           earlier refusal had passed (a client that does not wait) before the\n"
+    "                           connection is closed with 1008; the count restarts once its buckets\n"
+    "                           refill (default 10, 0: never close)\n"
     "  --emf-interval SEC       print CloudWatch Embedded Metric Format lines every SEC seconds (default off)\n"
     "  --emf-namespace NAME     EMF namespace (default ringws)\n"
     "  --emf-dimensions LIST    EMF dimensions, Name=Value,... (default Service=ringws)\n"
@@ -173,11 +196,35 @@ OptionGroup::Result set_core(Config& c, std::string_view flag, std::string_view 
     why = "has an invalid value: expected ADDR:PORT (IPv6 as [ADDR]:PORT) or off";
     ok = parse_listen_address(value, c.admin_host, c.admin_port, c.admin_enabled);
   }
+  else if (flag == "--auth") {
+    ok = value == "none" || value == "jwt";
+    c.auth = value == "jwt" ? AuthMode::kJwt : AuthMode::kNone;
+    why = "has an invalid value: expected none or jwt";
+  } else if (flag == "--jwt-secret-file") ok = !(c.jwt_secret_file = value).empty();
+  else if (flag == "--jwt-public-key-file") ok = !(c.jwt_public_key_file = value).empty();
+  else if (flag == "--dev-token-secret") ok = !(c.dev_token_secret_file = value).empty();
+  else if (flag == "--jwt-leeway") ok = number(c.jwt_leeway, uint32_t{0}, uint32_t{3600});
+  else if (flag == "--token-grace") ok = number(c.token_grace, uint32_t{0}, uint32_t{86400});
+  else if (flag == "--message-rate") ok = number(c.message_rate, uint32_t{0}, uint32_t{1000000});
+  else if (flag == "--message-burst") ok = number(c.message_burst, uint32_t{1}, uint32_t{1000000});
+  else if (flag == "--rate-limit-refusals") ok = number(c.rate_limit_refusals, uint32_t{0}, uint32_t{1000000});
   else if (flag == "--emf-interval") ok = number(c.emf_interval, uint32_t{1}, uint32_t{86400});
   else if (flag == "--emf-namespace") ok = !(c.emf_namespace = value).empty();
   else if (flag == "--emf-dimensions") c.emf_dimensions = value;
   else return OptionGroup::Result::kUnknown;
   return ok ? OptionGroup::Result::kOk : OptionGroup::Result::kBad;
+}
+
+/// The key flags and --auth agree: jwt takes exactly one key, none takes none.
+const char* check_auth(const Config& c) {
+  int keys = !c.jwt_secret_file.empty() + !c.jwt_public_key_file.empty() + !c.dev_token_secret_file.empty();
+  if (c.auth == AuthMode::kNone && keys)
+    return "none: --jwt-secret-file, --jwt-public-key-file and --dev-token-secret need --auth jwt";
+  if (c.auth == AuthMode::kJwt && keys == 0)
+    return "jwt needs a key: --jwt-secret-file, --jwt-public-key-file or --dev-token-secret";
+  if (c.auth == AuthMode::kJwt && keys > 1)
+    return "jwt takes one key: one of --jwt-secret-file, --jwt-public-key-file, --dev-token-secret";
+  return nullptr;
 }
 
 }  // namespace
@@ -235,6 +282,12 @@ int parse_config(int argc, char** argv, Config& c, bool& exit_now, std::span<Opt
     if (result == OptionGroup::Result::kBad) return fail(argv[i - 1], why.empty() ? "has an invalid value" : why.c_str());
   }
   if (c.idle_timeout <= c.ping_interval) return fail("--idle-timeout", "must be longer than --ping-interval");
+  if (const char* error = check_auth(c)) return fail("--auth", error);
+  // The message limit protects chat's rooms; echo and shootout are the conformance and
+  // benchmark targets, which send as fast as they can.
+  if (c.message_rate == Config::kUnset) c.message_rate = c.app == "chat" ? 50 : 0;
+  if (c.message_burst == Config::kUnset)
+    c.message_burst = c.app == "chat" && c.message_rate == 50 ? 100 : std::max<uint32_t>(1, 2 * c.message_rate);
   for (const OptionGroup* g : app_groups)
     if (const char* error = g->validate()) return fail("", error);
   return 0;

@@ -14,6 +14,10 @@ namespace ringws {
 /// refused (seccomp profiles in containers, kernel.io_uring_disabled, a missing feature).
 enum class BackendChoice : uint8_t { kAuto, kIoUring, kEpoll };
 
+/// --auth: who may open a WebSocket. none: anyone (the demo, benchmarks; a warning at start);
+/// jwt: a signed token (RFC 7519) at the upgrade, else 401.
+enum class AuthMode : uint8_t { kNone, kJwt };
+
 struct Config {
   std::string host = "0.0.0.0";
   uint16_t port = 8080;  ///< 0 picks a free port (shared by all reactors)
@@ -55,6 +59,22 @@ struct Config {
   uint16_t admin_port = 9090;
   bool admin_enabled = true;
   bool demo = false;  ///< --demo: serve the demo chat page at / on the public port
+
+  // Connection tokens (--auth jwt). Exactly one key: an HS256 secret, an RS256/ES256 public
+  // key, or dev mode's secret (which also lets GET /dev/token mint tokens for any name).
+  AuthMode auth = AuthMode::kNone;
+  std::string jwt_secret_file;
+  std::string jwt_public_key_file;
+  std::string dev_token_secret_file;
+  uint32_t jwt_leeway = 30;   ///< seconds of clock skew allowed on exp, nbf and iat
+  uint32_t token_grace = 60;  ///< seconds before a token runs out that token_expiring is sent
+
+  // The rate limit on every message a connection sends, pings and pongs included (the
+  // engine's; apps add their own). 0: off. Defaults depend on the app (parse_config).
+  static constexpr uint32_t kUnset = 0xffffffffu;
+  uint32_t message_rate = kUnset;   ///< messages a second: chat 50, echo and shootout off
+  uint32_t message_burst = kUnset;  ///< messages at once: chat 100, else twice the rate
+  uint32_t rate_limit_refusals = 10;  ///< refusals not waited out before close 1008; 0: never
 
   // CloudWatch Embedded Metric Format on stdout.
   uint32_t emf_interval = 0;  ///< seconds between EMF lines; 0: off

@@ -256,6 +256,27 @@ int refuse_forced_io_uring(const BackendDecision& d) {
   return kExitIoUring;
 }
 
+/// Once at start: what --auth leaves open.
+void log_auth_warnings(const Config& config, const ServerState& state) {
+  if (config.auth == AuthMode::kNone) {
+    log_event(LogLevel::kWarn, "auth_disabled",
+              "\"detail\":\"--auth none: anyone who reaches the port can join any room and publish under any name; "
+              "use --auth jwt in production\"");
+    return;
+  }
+  log_event(LogLevel::kInfo, "auth", "\"mode\":\"jwt\",\"alg\":\"%s\",\"leeway\":%u,\"token_grace\":%u,\"dev_mode\":%s",
+            jwt_alg_name(state.auth.key->alg()), config.jwt_leeway, config.token_grace,
+            state.auth.dev_secret.empty() ? "false" : "true");
+  if (config.allowed_origins.empty())
+    log_event(LogLevel::kWarn, "origins_unchecked",
+              "\"detail\":\"--auth jwt without --allowed-origins: any web page can use a token it holds to connect; "
+              "list your pages' origins\"");
+  if (!state.auth.dev_secret.empty())
+    log_event(LogLevel::kWarn, "dev_tokens",
+              "\"detail\":\"--dev-token-secret: GET /dev/token mints a token for any name to anyone who asks; "
+              "never in production\"");
+}
+
 }  // namespace
 
 int run_server(const Config& config, AppModule& app) {
@@ -297,6 +318,12 @@ int run_server(const Config& config, AppModule& app) {
   governor.sample();
   ServerState state(config, governor);
   state.start_ms = wall_ms();
+  if (std::string error; !load_auth_keys(config, state.auth, error)) {
+    log_event(LogLevel::kError, "auth_key_unusable", "\"error\":%s", JsonEscaped<512>(error).c_str());
+    std::fprintf(stderr, "ringws: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  if (state.auth.key) warm_up_jwt(*state.auth.key);
   state.app = &app;
   if (!state.max_connections) state.max_connections = static_cast<uint32_t>(
       std::min<uint64_t>(1u << 30, governor.limit() / kKernelBytesPerConnection));
@@ -343,6 +370,8 @@ int run_server(const Config& config, AppModule& app) {
             process.engines().empty() ? 0 : process.engines()[0]->capacity(),
             static_cast<unsigned long long>(governor.limit()), governor.limit_source().c_str(), state.max_connections,
             process.admin_port(), state.instance.c_str());
+
+  log_auth_warnings(config, state);
 
   int exit_code = kExitOk;
   bool draining = false;

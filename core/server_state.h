@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/address_limits.h"
+#include "core/auth/keys.h"
 #include "core/backend.h"
 #include "core/config.h"
 
@@ -43,6 +44,7 @@ struct ServerState {
   /// first part of every connection id (format_conn_id), so ids differ across instances and
   /// restarts (two of 10,000 processes share a prefix with probability about 2e-7).
   std::string instance;
+  AuthKeys auth;               ///< --auth jwt's key (each reactor verifies with a copy)
 
   bool origin_allowed(std::string_view origin) const;
 };

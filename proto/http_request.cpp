@@ -261,6 +261,10 @@ class Parser {
       keep_first(out_.sec_websocket_version, seen_version_, value);
     } else if (iequals(name, "origin")) {
       keep_first(out_.origin, seen_origin_, value);
+    } else if (iequals(name, "sec-websocket-protocol")) {
+      // Subprotocols may carry the connection's token: keep every line, within a cap.
+      if (out_.sec_websocket_protocol_lines == HttpRequest::kMaxProtocolLines) return Step::kBad;
+      out_.sec_websocket_protocol[out_.sec_websocket_protocol_lines++] = value;
     } else if (iequals(name, "x-forwarded-for")) {
       // Last wins: the right-most entry is the one the nearest proxy (the ALB) added, and
       // a proxy that adds its own line adds it after the client's.

@@ -35,6 +35,11 @@ struct HttpRequest {
   std::string_view sec_websocket_version;
   std::string_view origin;
   std::string_view x_forwarded_for;
+  /// Sec-WebSocket-Protocol lines, in order: the header may repeat, and its lines together
+  /// are one comma-separated list (RFC 6455 section 11.3.4). More than kMaxProtocolLines is 400.
+  static constexpr size_t kMaxProtocolLines = 4;
+  std::string_view sec_websocket_protocol[kMaxProtocolLines];
+  size_t sec_websocket_protocol_lines = 0;
   size_t header_count = 0;
   size_t head_bytes = 0;  ///< bytes of the request head, including the final CRLF CRLF
 };

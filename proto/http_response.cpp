@@ -12,17 +12,26 @@ constexpr std::string_view k101Head =
     "Upgrade: websocket\r\n"
     "Connection: Upgrade\r\n"
     "Sec-WebSocket-Accept: ";
+constexpr std::string_view k101Protocol = "\r\nSec-WebSocket-Protocol: ";
 constexpr std::string_view k101Tail = "\r\n\r\n";
-static_assert(k101Head.size() + kWebSocketAcceptLength + k101Tail.size() <= kMax101Bytes);
+static_assert(k101Head.size() + kWebSocketAcceptLength + k101Protocol.size() + kMaxSubprotocolBytes +
+                  k101Tail.size() <=
+              kMax101Bytes);
 
 }  // namespace
 
-size_t write_switching_protocols(std::string_view sec_websocket_key, char* out) {
+size_t write_switching_protocols(std::string_view sec_websocket_key, char* out, std::string_view subprotocol) {
   char* p = out;
   std::memcpy(p, k101Head.data(), k101Head.size());
   p += k101Head.size();
   websocket_accept(sec_websocket_key, p);
   p += kWebSocketAcceptLength;
+  if (!subprotocol.empty() && subprotocol.size() <= kMaxSubprotocolBytes) {
+    std::memcpy(p, k101Protocol.data(), k101Protocol.size());
+    p += k101Protocol.size();
+    std::memcpy(p, subprotocol.data(), subprotocol.size());
+    p += subprotocol.size();
+  }
   std::memcpy(p, k101Tail.data(), k101Tail.size());
   p += k101Tail.size();
   return static_cast<size_t>(p - out);
@@ -75,6 +84,8 @@ std::string simple_response(int status, std::string_view body, std::string_view 
   r.append("Connection: close\r\n");
   if (status == 405) r.append("Allow: GET\r\n");
   if (status == 426) r.append("Sec-WebSocket-Version: 13\r\n");
+  // RFC 9110 section 15.5.2: a 401 names the scheme. Why the token failed stays in the log.
+  if (status == 401) r.append("WWW-Authenticate: Bearer realm=\"ringws\"\r\n");
   r.append("\r\n").append(body);
   return r;
 }

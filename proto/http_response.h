@@ -8,12 +8,16 @@
 
 namespace ringws {
 
+/// The longest subprotocol write_switching_protocols() names.
+inline constexpr size_t kMaxSubprotocolBytes = 64;
 /// The longest 101 response write_switching_protocols() produces.
-inline constexpr size_t kMax101Bytes = 160;
+inline constexpr size_t kMax101Bytes = 256;
 
 /// Writes the 101 Switching Protocols response for `sec_websocket_key` into `out`
-/// (at least kMax101Bytes) and returns its length.
-size_t write_switching_protocols(std::string_view sec_websocket_key, char* out);
+/// (at least kMax101Bytes) and returns its length. With a `subprotocol` (one the client
+/// offered, at most kMaxSubprotocolBytes; a longer one is left out) the response names it
+/// in Sec-WebSocket-Protocol.
+size_t write_switching_protocols(std::string_view sec_websocket_key, char* out, std::string_view subprotocol = {});
 
 /// A complete response with `Connection: close`, a text/plain body of the reason phrase
 /// (or `body` when given), and the headers a status needs (Allow for 405,

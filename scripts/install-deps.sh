@@ -6,7 +6,7 @@ set -euo pipefail
 build_packages=(build-essential cmake pkg-config liburing-dev libwslay-dev libmimalloc-dev libssl-dev
                 libsimdjson-dev libhiredis-dev libgtest-dev libbenchmark-dev)
 # redis-server: the backplane tests start their own on a free port (tests/integration/redis_server.py).
-test_packages=(python3 python3-websockets python3-pytest python3-matplotlib python3-seccomp procps iproute2 chromium
+test_packages=(python3 python3-websockets python3-pytest python3-matplotlib python3-seccomp python3-cryptography procps iproute2 chromium
                haproxy python3-boto3 redis-server)
 
 wanted=("${build_packages[@]}")

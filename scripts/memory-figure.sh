@@ -5,14 +5,17 @@
 # usage: scripts/memory-figure.sh [--connections 10000] [--binary build/ringws] [--threads 1]
 #          [--port 0] [--runs 3] [--client build/bench/ringws-idle-clients] [--rate 2000]
 #          [--settle 3] [--source-ips 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4] [--app echo]
-#          [--server-args "--backend epoll"] [--path "/ws?room=lobby"]
+#          [--server-args "--backend epoll"] [--path '/ws?room=lobby'] [--paths-file FILE]
 #
 # Each run:
 #   1. creates the memory cgroup ringws-figure-<pid> (cgroup v1: /sys/fs/cgroup/memory/...,
 #      with TCP accounting switched on by writing memory.kmem.tcp.limit_in_bytes; cgroup v2:
 #      a child of the unified hierarchy);
 #   2. starts `BINARY --app APP --host 127.0.0.1 --port PORT --threads THREADS SERVER_ARGS`
-#      inside it (--server-args: more ringws arguments, split on white space)
+#      inside it (--server-args: more ringws arguments, split on white space; --path: the
+#      request target the clients use, for example with ?room= or ?token=; --paths-file: one
+#      target a line, used in turn, for example a token per connection from
+#      `scripts/mint-token.py --count N`)
 #      (the child joins the group before exec) and waits for its JSON log line with
 #      "event":"listening" and "port":N on stdout (with --port 0 the server picks the port);
 #   3. after --settle seconds reads the baseline: the server's VmRSS (/proc/PID/status) and
@@ -48,8 +51,9 @@ runs=3
 rate=2000
 settle=3
 app='echo'
-path=/
 server_args=()
+path=/
+paths_file=
 source_ips=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4
 
 # Budgets (DESIGN.md section 1: 128 B of user space; the bare TCP socket's 3,630 B plus
@@ -79,7 +83,8 @@ while (($#)); do
     --source-ips) source_ips=${2-}; shift 2 ;;
     --app) app=${2-}; shift 2 ;;
     --server-args) read -r -a server_args <<< "${2-}"; shift 2 ;;
-    --path) [[ ${2-} == /* ]] || die "--path must start with /" 2; path=$2; shift 2 ;;
+    --path) path=${2-}; [[ $path == /* ]] || die "--path must start with /" 2; shift 2 ;;
+    --paths-file) paths_file=${2-}; [[ -r $paths_file ]] || die "--paths-file '$paths_file' is not readable" 2; shift 2 ;;
     -h | --help) usage ;;
     *) die "unknown argument '$1' (see --help)" 2 ;;
   esac
@@ -154,7 +159,8 @@ open_clients() {
   local k=$1 count=$2 to_port=$3 out="$tmp/client.$1.out" err="$tmp/client.$1.err"
   # The client holds the connections until told to stop; --hold only bounds a lost script.
   "$client" --connections "$count" --rate "$rate" --source-ips "$source_ips" \
-    --timeout $((count / rate + 60)) --hold 3600 "ws://127.0.0.1:$to_port$path" > "$out" 2> "$err" &
+    --timeout $((count / rate + 60)) --hold 3600 ${paths_file:+--paths-file "$paths_file"} \
+    "ws://127.0.0.1:$to_port$path" > "$out" 2> "$err" &
   client_pids+=($!)
   if ! wait_for_line "$out" $((count / rate + 70)) '^READY ' "$!" > /dev/null; then
     tail -n 20 "$err" >&2 || true
@@ -234,7 +240,7 @@ run_once() {
   log "run $r: user $user B, kernel $kernel B per connection (second half alone: $m_user B, $m_kernel B)"
 }
 
-log "$runs run(s) of $connections idle connections against $binary (--app $app --threads $threads${server_args[*]:+ ${server_args[*]}})"
+log "$runs run(s) of $connections idle connections against $binary (--app $app --threads $threads${server_args[*]:+ ${server_args[*]}}), target $path${paths_file:+ (targets from $paths_file)}"
 for ((r = 1; r <= runs; r++)); do run_once "$r"; done
 
 if [[ $CG_VERSION == 1 ]]; then

@@ -21,6 +21,9 @@ class Engine;
 class App {
  public:
   virtual ~App() = default;
+  /// Once, when the reactor's engine is built: the app defines its rate-limit classes here
+  /// (Engine::define_rate).
+  virtual void on_attach(Engine&) {}
   /// The WebSocket handshake completed; `target` is the request's path and query. The
   /// connection can be closed by anything this callback does (a reply over --max-backlog
   /// closes it as a slow consumer): check Engine::is_open before acting on it again.

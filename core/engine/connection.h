@@ -93,6 +93,16 @@ struct Connection {
   uint8_t lent_is_reader : 1 = 0;  ///< `lent` holds a ReaderState (else a HandshakeBuffer)
   uint8_t backend_flags = 0;  ///< the backend's own bits
   uint8_t ops_in_flight = 0;  ///< the backend's: operations that still name the slot
+  /// RateLimiter record handle, 24 bits little-endian in the slot's last three bytes; 0 while
+  /// every rate-limit bucket of the connection is full (no record lent).
+  uint8_t rate[3] = {0, 0, 0};
+
+  uint32_t rate_handle() const { return rate[0] | uint32_t(rate[1]) << 8 | uint32_t(rate[2]) << 16; }
+  void set_rate_handle(uint32_t h) {
+    rate[0] = static_cast<uint8_t>(h);
+    rate[1] = static_cast<uint8_t>(h >> 8);
+    rate[2] = static_cast<uint8_t>(h >> 16);
+  }
 };
 
 // The slab adds 8 bytes of bookkeeping per slot (free link, generation, live flag): 56 B

@@ -1,10 +1,12 @@
 // Deadlines on the reactor's one timer wheel (DESIGN.md: no per-connection kernel timers).
-// Each connection has one entry, for whichever comes first of its handshake, ping, idle or
-// close deadline; entries expire lazily and are rescheduled from what is really due.
+// Each connection has one entry, for whichever comes first of its handshake, ping, idle,
+// close or token (auth.cpp: token_expiring, then 4001) deadline; entries expire lazily and are rescheduled from what is really due.
 //
 // Ticks are whole seconds since the reactor started. A deadline is rounded up to the next
 // tick and the time of the last bytes is rounded up too, so nothing fires early: a request
 // allowed one second is never cut off before a full second has passed.
+#include <algorithm>
+
 #include "core/config.h"
 #include "core/engine/engine.h"
 
@@ -42,6 +44,10 @@ void Engine::on_deadline(Connection& c, ConnId id) {
     case ConnState::kOpen:
       break;
   }
+  if (on_token_deadline(c, id)) {
+    if (c.state == ConnState::kOpen) schedule_next_deadline(c, id);
+    return;
+  }
   // Silence in whole ticks; last_rx was rounded up, so this never overstates it.
   int32_t silent = static_cast<int32_t>(now_ - c.last_rx);
   if (silent >= static_cast<int32_t>(config_.idle_timeout)) {
@@ -59,7 +65,7 @@ void Engine::on_deadline(Connection& c, ConnId id) {
 
 void Engine::schedule_next_deadline(Connection& c, ConnId id) {
   uint32_t due = c.flags & kPingSent ? c.last_rx + config_.idle_timeout : c.last_rx + config_.ping_interval;
-  wheel_.schedule(id.index, due);
+  wheel_.schedule(id.index, std::min(due, token_due(id.index)));
 }
 
 }  // namespace ringws

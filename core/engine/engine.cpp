@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/memory_governor.h"
@@ -56,12 +57,22 @@ Engine::Engine(ServerState& state, unsigned id, std::unique_ptr<App> app, uint32
       framer_(FramerLimits{state.config.max_message, this}),
       ping_frame_(make_frame(Opcode::kPing, {})),
       refusal_503_(make_static_response(503, "overloaded\n")),
-      needs_peer_address_(state.config.needs_peer_address()) {
+      needs_peer_address_(state.config.needs_peer_address()),
+      limiter_(capacity) {
   if (!ping_frame_ || !refusal_503_) {
     std::fputs("ringws: out of memory at start\n", stderr);
     std::abort();
   }
   start_ns_ = now_ns_ = 0;
+  if (config_.auth == AuthMode::kJwt) {
+    // Without a key (never, from run_server) every token is refused: fail closed.
+    if (state.auth.key)
+      verifier_ = std::make_unique<JwtVerifier>(state.auth.key->clone(), JwtLimits{.leeway_s = config_.jwt_leeway});
+    identities_ = std::make_unique<IdentityTable>(capacity);
+    grants_ = std::make_unique<GrantTable>(capacity);
+  }
+  limiter_.define(0, {config_.message_rate, config_.message_burst, "messages"});
+  app_->on_attach(*this);
 }
 
 Engine::~Engine() {
@@ -76,7 +87,10 @@ Engine::~Engine() {
 // The loop hooks
 
 void Engine::begin_iteration(uint64_t now_ns) {
-  if (start_ns_ == 0) start_ns_ = now_ns;
+  if (start_ns_ == 0) {
+    start_ns_ = now_ns;
+    if (!wall_fixed_) wall_offset_ms_ = int64_t(wall_ms()) - int64_t(now_ns / 1000000);
+  }
   now_ns_ = now_ns;
   now_ = static_cast<uint32_t>((now_ns_ - start_ns_) / kNsPerTick);
 }
@@ -86,6 +100,10 @@ void Engine::end_iteration() {
   wheel_.advance(now_, &Engine::on_timer);
   if (now_ != app_tick_) {
     app_tick_ = now_;
+    // Once a second: follow the real wall clock (NTP steps), give back the rate-limit
+    // records of connections whose buckets have refilled, and the app's own tick.
+    if (!wall_fixed_) wall_offset_ms_ = int64_t(wall_ms()) - int64_t(now_ns_ / 1000000);
+    return_rate_records();
     app_->on_tick(*this);
   }
   if (draining_ && !exiting_ && next_drain_batch_ns_ && now_ns_ >= next_drain_batch_ns_) drain_batch();
@@ -174,7 +192,9 @@ void Engine::on_bytes(Connection& c, ConnId id, std::span<const uint8_t> bytes) 
       return;
     case ConnState::kClosing:
       // Waiting for the peer's close frame; anything else it sends is read and dropped.
-      if (!(c.flags & (kCloseAfterSend | kHalfClosed))) feed_framer(c, id, bytes);
+      // (Only an upgraded connection has a framer: a refused request's kClosing has its
+      // kCloseAfterSend set.)
+      if ((c.flags & kUpgraded) && !(c.flags & (kCloseAfterSend | kHalfClosed))) feed_framer(c, id, bytes);
       return;
     case ConnState::kTeardown:
       return;
@@ -230,6 +250,10 @@ void Engine::free_slot(uint32_t index) {
     c->set_reader(nullptr);
   }
   free_handshake(*c);
+  release_identity(index);
+  uint32_t rate = c->rate_handle();
+  limiter_.release(rate);
+  c->set_rate_handle(0);
   if (c->timer.linked()) wheel_.cancel(index);
   slab_.free(index);
 }

@@ -9,6 +9,8 @@
 //   deadlines.cpp    handshake, ping, idle and close deadlines on the wheel
 //   drain.cpp        the drain (1001 in jittered batches) and the exit
 //   fanout.cpp       broadcast and posts between reactors
+//   auth.cpp         --auth jwt: the token at the upgrade, identities, expiry, refresh;
+//                    rate limits (the message class is checked in ws_phase.cpp)
 //
 // Life of a connection: Backend accepts -> on_accepted (slot) -> on_bytes: the request ->
 // 101 -> on_bytes: frames -> App -> send() queues references to shared frames -> at the
@@ -29,12 +31,17 @@
 #include "alloc/shared_frame.h"
 #include "alloc/slab.h"
 #include "core/backend.h"
+#include "core/auth/grants.h"
+#include "core/auth/identity.h"
+#include "core/auth/token_source.h"
 #include "core/close_reason.h"
 #include "core/engine/app.h"
 #include "core/engine/connection.h"
 #include "core/engine/engine_stats.h"
 #include "core/engine/output_queue.h"
+#include "core/rate_limit.h"
 #include "core/timer_wheel.h"
+#include "proto/jwt.h"
 #include "proto/ws_framer.h"
 
 namespace ringws {
@@ -82,6 +89,34 @@ class Engine final : private FrameSink, private MemoryGate {
   size_t conn_text(ConnId conn, char (&out)[kConnIdTextSize]) const;
   size_t reactor_count() const { return peers_.size(); }
   ServerState& state() { return state_; }
+
+  // ---- Identity (--auth jwt) and rate limits, for apps; this reactor's thread only ----
+  bool auth_enabled() const { return verifier_ != nullptr || identities_ != nullptr; }
+  /// The token's subject ("sub") of an open connection; empty without --auth jwt. Valid
+  /// until the connection closes (a refresh keeps the subject).
+  std::string_view user(ConnId id) const;
+  /// The rooms and publish patterns of an open connection's token; null without --auth jwt.
+  const Grants* grants(ConnId id) const;
+  enum class Refresh { kOk, kAuthOff, kInvalid, kOtherUser, kClosed };
+  /// Replaces an open connection's token with `token` (same subject): a new expiry, new
+  /// grants, and a fresh token_expiring later. The reason for kInvalid goes to the log only.
+  Refresh refresh_token(ConnId id, std::string_view token);
+  /// Rate-limit class `klass` (1 to RateLimiter::kClasses - 1; 0 is the engine's messages),
+  /// from App::on_attach.
+  void define_rate(unsigned klass, RateSpec spec) { limiter_.define(klass, spec); }
+  const RateSpec& rate_spec(unsigned klass) const { return limiter_.spec(klass); }
+  struct RateResult {
+    bool allowed = true;
+    bool closed = false;          ///< refused once too often: the connection is closing (1008)
+    uint32_t retry_after_ms = 0;  ///< when refused
+  };
+  /// Takes a token of class `klass` for an open connection (a closed one is refused and
+  /// `closed`). More than --rate-limit-refusals refusals close it with 1008.
+  RateResult take_token(ConnId id, unsigned klass);
+  /// Wall-clock milliseconds now, derived from the loop's cached monotonic time.
+  uint64_t now_wall_ms() const;
+  /// Tests: pretend the wall clock reads `wall_ms` at this iteration (and keep it in step).
+  void set_wall_ms(uint64_t wall_ms);
 
   // ---- Events from the backend -------------------------------------------------------
   void begin_iteration(uint64_t now_ns);
@@ -135,10 +170,13 @@ class Engine final : private FrameSink, private MemoryGate {
   /// (frames a client sends right behind its handshake).
   void handle_request(Connection& c, ConnId id, const HttpRequest& request, std::span<const uint8_t> rest,
                       std::span<const uint8_t> more);
-  bool admit_upgrade(Connection& c, ConnId id, const HttpRequest& request, std::string_view address);
+  bool admit_upgrade(Connection& c, ConnId id, const HttpRequest& request, std::string_view address,
+                     const TokenSource& token);
   /// A request on the admin listener: GET /healthz, GET /metrics, POST /admin/drain.
   void handle_admin_request(Connection& c, ConnId id, const HttpRequest& request, std::string_view address);
-  void refuse(Connection& c, ConnId id, int status, RefuseReason why, std::string_view address);
+  /// Answers `status` and closes; logs the refusal (with `detail`, when given, as "detail").
+  void refuse(Connection& c, ConnId id, int status, RefuseReason why, std::string_view address,
+              const char* detail = nullptr);
   void respond_and_close(Connection& c, ConnId id, int status, std::string_view body = {},
                          std::string_view content_type = "text/plain; charset=utf-8");
   void shed_at_accept(Connection& c, ConnId id);
@@ -168,6 +206,24 @@ class Engine final : private FrameSink, private MemoryGate {
   // engine.cpp
   void teardown(Connection& c, ConnId id);
   void free_slot(uint32_t index);
+
+  // auth.cpp
+  /// Checks the upgrade's token into claims_; false after answering 401.
+  bool authenticate(Connection& c, ConnId id, const TokenSource& token, std::string_view address);
+  /// The connection is open: its identity from claims_.
+  void install_identity(ConnId id);
+  void release_identity(uint32_t index);
+  /// The tick by which a token with `exp` (plus the leeway) has run out, rounded up.
+  uint32_t expiry_tick(int64_t exp) const;
+  /// The token's deadlines: true if the connection was closed or warned and rescheduled.
+  bool on_token_deadline(Connection& c, ConnId id);
+  /// The earliest token deadline (warning or expiry) of the connection, or UINT32_MAX.
+  uint32_t token_due(uint32_t index) const;
+  /// Takes a class-0 token for a message, ping or pong; false when refused (an error or
+  /// no pong sent, or the connection closed).
+  bool admit_message(Connection& c, ConnId id, bool reply);
+  RateResult take(Connection& c, ConnId id, unsigned klass);
+  void return_rate_records();
 
   // deadlines.cpp
   static void on_timer(void* self, uint32_t index);
@@ -215,6 +271,16 @@ class Engine final : private FrameSink, private MemoryGate {
   uint64_t drain_start_ns_ = 0;
   uint64_t next_drain_batch_ns_ = 0;
   uint32_t exit_deadline_ = 0;
+
+  // --auth jwt (null otherwise) and rate limits.
+  std::unique_ptr<JwtVerifier> verifier_;
+  std::unique_ptr<IdentityTable> identities_;
+  std::unique_ptr<GrantTable> grants_;
+  RateLimiter limiter_;
+  JwtClaims claims_;           ///< the upgrade's verified claims, between admission and open
+  std::string token_scratch_;  ///< a percent-decoded query token, a target without its token
+  int64_t wall_offset_ms_ = 0; ///< wall ms = monotonic ms + this
+  bool wall_fixed_ = false;    ///< set_wall_ms() was called: no resync with the real clock
 
   EngineStats stats_;
 };

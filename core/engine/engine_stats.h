@@ -25,6 +25,9 @@ struct EngineStats {
   std::atomic<uint64_t> fanout_deliveries{0};  ///< copies of a shared frame queued by fan-out
   std::atomic<uint64_t> slots_in_use{0};
   std::atomic<uint64_t> websocket_open{0};
+  std::atomic<uint64_t> rate_refusals[4]{};     ///< requests refused, by RateLimiter class
+  std::atomic<uint64_t> auth_failures[16]{};    ///< tokens refused, by JwtError
+  std::atomic<uint64_t> token_refreshes{0};     ///< refresh_token calls that succeeded
   LatencyHistogram delivery_latency;  ///< a message's arrival to its last send completion
 };
 

@@ -135,9 +135,11 @@ void Engine::handle_request(Connection& c, ConnId id, const HttpRequest& request
     refuse(c, id, 503, memory ? RefuseReason::kMemory : RefuseReason::kCapacity, address);
     return;
   }
+  // The token (--auth jwt) and the subprotocol to answer with (ringws.v1, when offered).
+  TokenSource token = find_token(request, token_scratch_);
   // The 101 is built before anything is counted, so a failure here leaves no count behind.
   char accept[kMax101Bytes];
-  size_t n = write_switching_protocols(request.sec_websocket_key, accept);
+  size_t n = write_switching_protocols(request.sec_websocket_key, accept, token.subprotocol);
   SharedFrame* response = SharedFrame::create(static_cast<uint32_t>(n));
   if (!response) {
     c.close_reason = static_cast<uint8_t>(CloseReason::kInternal);
@@ -145,7 +147,7 @@ void Engine::handle_request(Connection& c, ConnId id, const HttpRequest& request
     return;
   }
   std::memcpy(response->data(), accept, n);
-  if (!admit_upgrade(c, id, request, address)) {
+  if (!admit_upgrade(c, id, request, address, token)) {
     response->release();
     return;
   }
@@ -158,15 +160,18 @@ void Engine::handle_request(Connection& c, ConnId id, const HttpRequest& request
   stats_.upgraded.fetch_add(1, std::memory_order_relaxed);
   stats_.websocket_open.fetch_add(1, std::memory_order_relaxed);
   state_.websocket_open.fetch_add(1, std::memory_order_relaxed);
+  install_identity(id);
+  // Neither logs nor apps ever see the token.
+  std::string_view target = strip_token(request.target, token_scratch_);
   if (config_.log_connections) {
     char conn[kConnIdTextSize];
     conn_text(id, conn);
-    log_event(LogLevel::kInfo, "websocket_open", "\"conn\":\"%s\",\"address\":%s,\"path\":%s", conn,
-              JsonEscaped<96>(address).c_str(), JsonEscaped<256>(request.target).c_str());
+    log_event(LogLevel::kInfo, "websocket_open", "\"conn\":\"%s\",\"address\":%s,\"path\":%s,\"user\":%s", conn,
+              JsonEscaped<96>(address).c_str(), JsonEscaped<256>(target).c_str(), JsonEscaped<96>(user(id)).c_str());
   }
   if (enqueue(c, id, response, Queue::kFinal)) {
     schedule_next_deadline(c, id);
-    app_->on_open(*this, id, request.target);
+    app_->on_open(*this, id, target);
     // Frames the client sent right behind its request; the app may have closed it meanwhile.
     if (c.state == ConnState::kOpen && !rest.empty()) feed_framer(c, id, rest);
     if (c.state == ConnState::kOpen && !more.empty()) feed_framer(c, id, more);
@@ -199,7 +204,8 @@ void Engine::handle_admin_request(Connection& c, ConnId id, const HttpRequest& r
   refuse(c, id, status ? status : 400, status == 405 ? RefuseReason::kMethod : RefuseReason::kBadRequest, address);
 }
 
-bool Engine::admit_upgrade(Connection& c, ConnId id, const HttpRequest& request, std::string_view address) {
+bool Engine::admit_upgrade(Connection& c, ConnId id, const HttpRequest& request, std::string_view address,
+                           const TokenSource& token) {
   if (draining_ || state_.draining.load(std::memory_order_relaxed)) {
     refuse(c, id, 503, RefuseReason::kDraining, address);
     return false;
@@ -213,6 +219,7 @@ bool Engine::admit_upgrade(Connection& c, ConnId id, const HttpRequest& request,
     refuse(c, id, 403, RefuseReason::kOrigin, address);
     return false;
   }
+  if (!authenticate(c, id, token, address)) return false;
   if (config_.max_per_address && !address.empty()) {
     uint32_t handle = 0;
     if (!state_.addresses.try_acquire(address, handle)) {
@@ -224,10 +231,15 @@ bool Engine::admit_upgrade(Connection& c, ConnId id, const HttpRequest& request,
   return true;
 }
 
-void Engine::refuse(Connection& c, ConnId id, int status, RefuseReason why, std::string_view address) {
+void Engine::refuse(Connection& c, ConnId id, int status, RefuseReason why, std::string_view address,
+                    const char* detail) {
   stats_.refused_by[static_cast<size_t>(why)].fetch_add(1, std::memory_order_relaxed);
-  log_event(LogLevel::kInfo, "handshake_refused", "\"status\":%d,\"reason\":\"%s\",\"address\":%s", status,
-            refuse_reason_name(why), JsonEscaped<96>(address).c_str());
+  if (detail)
+    log_event(LogLevel::kInfo, "handshake_refused", "\"status\":%d,\"reason\":\"%s\",\"detail\":\"%s\",\"address\":%s",
+              status, refuse_reason_name(why), detail, JsonEscaped<96>(address).c_str());
+  else
+    log_event(LogLevel::kInfo, "handshake_refused", "\"status\":%d,\"reason\":\"%s\",\"address\":%s", status,
+              refuse_reason_name(why), JsonEscaped<96>(address).c_str());
   respond_and_close(c, id, status);
 }
 
@@ -251,9 +263,10 @@ void Engine::respond_and_close(Connection& c, ConnId id, int status, std::string
 
 void Engine::shed_at_accept(Connection& c, ConnId id) {
   bool memory = governor_.over_high_water();
-  stats_.refused_by[static_cast<size_t>(memory ? RefuseReason::kMemory : RefuseReason::kCapacity)]
-      .fetch_add(1, std::memory_order_relaxed);
-  // A connection limited at accept was counted there; one that crossed the mark since, here.
+  stats_.refused_by[static_cast<size_t>(memory ? RefuseReason::kMemory : RefuseReason::kCapacity)].fetch_add(
+      1, std::memory_order_relaxed);
+  // A connection taken in below the high-water mark whose request then needed a buffer above
+  // it is shed too: count it as on_accepted counts those refused at once (kLimited ones were).
   if (memory && !(c.flags & kLimited)) governor_.count_shed(ShedWhat::kConnection);
   free_handshake(c);
   c.close_reason = static_cast<uint8_t>(CloseReason::kHttp);

@@ -43,6 +43,9 @@ void Engine::on_message(uint64_t conn, Opcode opcode, std::span<const uint8_t> p
   Connection* c = connection(id);
   if (!c || c->state != ConnState::kOpen) return;
   stats_.messages_in.fetch_add(1, std::memory_order_relaxed);
+  // Every message takes a token of the engine's class; over the limit the client gets an
+  // error rate_limited with retry_after_ms and the app never sees the message.
+  if (!admit_message(*c, id, true)) return;
   app_->on_message(*this, id, opcode, payload);
 }
 
@@ -50,10 +53,20 @@ void Engine::on_ping(uint64_t conn, std::span<const uint8_t> payload) {
   ConnId id = conn_of(conn);
   Connection* c = connection(id);
   if (!c || c->state != ConnState::kOpen) return;
+  // A ping over the message limit has no reply channel but the close: it gets no pong (and
+  // counts as a refusal, so a flood ends in 1008).
+  if (!admit_message(*c, id, false)) return;
   if (SharedFrame* pong = make_frame(Opcode::kPong, payload)) enqueue(*c, id, pong, Queue::kPong);
 }
 
-void Engine::on_pong(uint64_t, std::span<const uint8_t>) {}  // its arrival already counted as activity
+void Engine::on_pong(uint64_t conn, std::span<const uint8_t>) {
+  // Its arrival already counted as activity. Pongs count against the message limit too
+  // (unsolicited ones are allowed as heartbeats, RFC 6455 section 5.5.3); over it they are
+  // dropped silently, as there is nothing to answer.
+  ConnId id = conn_of(conn);
+  Connection* c = connection(id);
+  if (c && c->state == ConnState::kOpen) admit_message(*c, id, false);
+}
 
 void Engine::on_close(uint64_t conn, uint16_t code, std::string_view /*reason*/) {
   ConnId id = conn_of(conn);

@@ -1,7 +1,8 @@
-// The plain HTTP endpoints. The public port serves GET /healthz for the load balancer, and
-// the demo page at / with --demo; the admin listener (--admin-listen, private) serves
-// GET /healthz and GET /metrics, and POST /admin/drain (see the engine's HTTP phase). A pure
-// routing function: the engine sends what it returns and closes.
+// The plain HTTP endpoints. The public port serves GET /healthz for the load balancer, the
+// demo page at / with --demo, and in dev mode (--dev-token-secret) GET /dev/token?name=NAME;
+// the admin listener (--admin-listen, private) serves GET /healthz and GET /metrics, and
+// POST /admin/drain (see the engine's HTTP phase). A pure routing function: the engine
+// sends what it returns and closes.
 #pragma once
 
 #include <string>

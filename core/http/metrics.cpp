@@ -28,7 +28,17 @@ struct Totals {
   uint64_t refused_by[static_cast<size_t>(RefuseReason::kCount)] = {};
   uint64_t latency_buckets[LatencyHistogram::kBounds.size() + 1] = {};
   uint64_t latency_sum_ns = 0;
+  uint64_t rate_refusals[RateLimiter::kClasses] = {};
+  uint64_t auth_failures[16] = {};
+  uint64_t token_refreshes = 0;
 };
+
+/// The auth_failures counter names: 0 no token, 1 to 14 a JwtError, 15 anything else.
+const char* auth_failure_name(size_t i) {
+  if (i == 0) return "missing_token";
+  if (i < static_cast<size_t>(JwtError::kCount)) return jwt_error_name(static_cast<JwtError>(i));
+  return "other";
+}
 
 Totals sum(const ServerState& state) {
   Totals t;
@@ -53,6 +63,9 @@ Totals sum(const ServerState& state) {
     for (size_t i = 0; i < std::size(t.refused_by); ++i) t.refused_by[i] += get(s.refused_by[i]);
     for (size_t i = 0; i < std::size(t.latency_buckets); ++i) t.latency_buckets[i] += s.delivery_latency.bucket(i);
     t.latency_sum_ns += s.delivery_latency.sum_ns();
+    for (size_t i = 0; i < std::size(t.rate_refusals); ++i) t.rate_refusals[i] += get(s.rate_refusals[i]);
+    for (size_t i = 0; i < std::size(t.auth_failures); ++i) t.auth_failures[i] += get(s.auth_failures[i]);
+    t.token_refreshes += get(s.token_refreshes);
   }
   return t;
 }
@@ -95,6 +108,27 @@ std::string render_prometheus(const ServerState& state) {
     std::snprintf(line, sizeof line, "ringws_handshakes_refused_total{reason=\"%s\"} %" PRIu64 "\n",
                   refuse_reason_name(static_cast<RefuseReason>(i)), t.refused_by[i]);
     out += line;
+  }
+  if (!state.engines.empty()) {
+    out += "# HELP ringws_rate_limited_total Requests refused by a rate limit, by limit.\n"
+           "# TYPE ringws_rate_limited_total counter\n";
+    for (unsigned k = 0; k < RateLimiter::kClasses; ++k) {
+      const RateSpec& spec = state.engines[0]->rate_spec(k);
+      if (!spec.limited()) continue;
+      std::snprintf(line, sizeof line, "ringws_rate_limited_total{limit=\"%s\"} %" PRIu64 "\n", spec.name,
+                    t.rate_refusals[k]);
+      out += line;
+    }
+  }
+  if (state.config.auth == AuthMode::kJwt) {
+    out += "# HELP ringws_auth_failures_total Tokens refused at the upgrade or on refresh, by reason.\n"
+           "# TYPE ringws_auth_failures_total counter\n";
+    for (size_t i = 0; i < std::size(t.auth_failures); ++i) {
+      std::snprintf(line, sizeof line, "ringws_auth_failures_total{reason=\"%s\"} %" PRIu64 "\n",
+                    auth_failure_name(i), t.auth_failures[i]);
+      out += line;
+    }
+    metric(out, "ringws_token_refreshes_total", "counter", "Tokens replaced on open connections.", t.token_refreshes);
   }
   metric(out, "ringws_messages_received_total", "counter", "WebSocket messages received.", t.messages_in);
   metric(out, "ringws_messages_sent_total", "counter", "Frames queued for sending (messages, control frames, HTTP).",

@@ -119,7 +119,9 @@ def wait_for_line(path, needle, proc, timeout):
 def start_servers(a, procs, config):
     servers = []
     redis_port = None
-    extra = ["--history-size", str(a.history_size)]
+    # The publisher sends at --rate, which may pass chat's default per-connection limits
+    # (10 publishes a second): the benchmark measures fan-out, so the limits are off.
+    extra = ["--history-size", str(a.history_size), "--publish-rate", "0", "--message-rate", "0"]
     if config == "three":
         redis_port = free_port()
         rp = procs.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",

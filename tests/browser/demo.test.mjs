@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -245,5 +245,38 @@ test('a drain in the middle of a conversation loses no message on the page (two 
     killServer(y);
     killServer(x2);
     redis.proc.kill('SIGTERM');
+  }
+});
+
+test('dev mode: pages get tokens for their names, and messages show the token\'s user', async () => {
+  // --auth jwt with --dev-token-secret: the page mints a token for the typed name at
+  // /dev/token and offers it in Sec-WebSocket-Protocol; the server stamps "user" on messages.
+  const dir = mkdtempSync(join(tmpdir(), 'ringws-browser-'));
+  const secret = join(dir, 'dev-secret');
+  writeFileSync(secret, 'a-development-secret-of-at-least-32-bytes\n');
+  const server = startServer(0, ['--auth', 'jwt', '--dev-token-secret', secret]);
+  const browser = await launchBrowser();
+  try {
+    const base = `http://127.0.0.1:${await server.listening}`;
+    const [a, b] = await Promise.all([openPage(browser, base), openPage(browser, base)]);
+    await joinRoom(a, 'dev-room', 'alice');
+    await joinRoom(b, 'dev-room', 'bob');
+    assert.match(await a.locator('#auth-note').textContent(), /production/);
+    assert.equal(await a.isVisible('#auth'), true);
+
+    await send(a, 'signed by my token');
+    const onB = await waitForMessage(b, 'signed by my token');
+    assert.equal(await onB.locator('.who').textContent(), 'alice');
+    const frame = b.frames_.map((f) => { try { return JSON.parse(f); } catch { return {}; } })
+      .find((m) => m.type === 'message' && m.data && m.data.text === 'signed by my token');
+    assert.equal(frame.user, 'alice');
+    // The hello names the page's own user too.
+    assert.ok(b.frames_.some((f) => f.includes('"type":"hello"') && f.includes('"user":"bob"')));
+
+    await browser.close();
+    await stopServer(server);
+  } finally {
+    await browser.close();
+    killServer(server);
   }
 });

@@ -131,7 +131,8 @@ def main():
         subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
                                      AvailabilityZone=f"{REGION}{'ab'[i % 2]}")["Subnet"]["SubnetId"] for i in range(4)]
         params = {"VpcId": vpc, "PublicSubnetIds": ",".join(subnets[:2]), "PrivateSubnetIds": ",".join(subnets[2:]),
-                  "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ringws:latest"}
+                  "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ringws:latest",
+                  "JwtPublicKeyParameter": "ringws/jwt-public-key", "AllowedOrigins": "https://chat.example.com"}
         if args.certificate:
             acm = boto3.client("acm", region_name=REGION)
             params["CertificateArn"] = acm.request_certificate(DomainName="chat.example.com")["CertificateArn"]

@@ -17,14 +17,16 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 import aws_env
 import cfn_template
-from rawws import http_exchange
+from rawws import RawWS, http_exchange
 from ringws_server import ringws_binary
 
+REPO = Path(__file__).resolve().parents[2]
 STACK = "ringws-test"
 # What ECS can give a task on a t3.medium: the agent registers MemTotal less what the kernel
 # keeps, "about 3.7-3.8 GiB"; the containers' hard limits must fit under the low end.
@@ -37,9 +39,13 @@ def template():
     return cfn_template.load()
 
 
+# What a deployment with the default Auth (jwt) must pass: the tokens' key and the pages' origins.
+AUTH_PARAMS = {"JwtPublicKeyParameter": "ringws/jwt-public-key", "AllowedOrigins": "https://chat.example.com"}
+
+
 @pytest.fixture(scope="module")
 def resolver(template):
-    return cfn_template.Resolver(template, stack_name=STACK)
+    return cfn_template.Resolver(template, params=AUTH_PARAMS, stack_name=STACK)
 
 
 def timing(template, key):
@@ -235,7 +241,42 @@ def test_capacity_provider_and_valkey(deployed, resolver):
 
 # --- scaling on ringws's own EMF metric ---------------------------------------------------------------
 
-def emf_from_ringws(command):
+def es256_key(tmp_path):
+    """An EC P-256 key pair made with openssl, as a backend would hold it."""
+    private = tmp_path / "jwt-private.pem"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(private)],
+                   check=True, capture_output=True, timeout=60)
+    public = subprocess.run(["openssl", "ec", "-in", str(private), "-pubout"], check=True, capture_output=True,
+                            text=True, timeout=60).stdout
+    return {"private_file": private, "public_pem": public}
+
+
+def upgrade_status(port, target, origin=None):
+    extra = f"Origin: {origin}\r\n" if origin else ""
+    request = (f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+               f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n")
+    c = RawWS("127.0.0.1", port)
+    try:
+        c.send_raw(request.encode())
+        status, _ = c.read_http_head()  # a 101 leaves the connection open: read its head only
+        return status
+    finally:
+        c.close()
+
+
+def check_task_auth(port, origins, jwt_key):
+    """The task's command line admits a token the backend signed, from its pages only."""
+    mint = subprocess.run(["/usr/bin/python3", str(REPO / "scripts" / "mint-token.py"), "--key-file",
+                           str(jwt_key["private_file"]), "--sub", "alice", "--rooms", "lobby"],
+                          check=True, capture_output=True, text=True, timeout=60)
+    token = mint.stdout.strip()
+    page = origins.split(",")[0]
+    assert upgrade_status(port, "/ws", page) == 401, "an upgrade without a token must be refused"
+    assert upgrade_status(port, f"/ws?token={token}", page) == 101
+    assert upgrade_status(port, f"/ws?token={token}", "https://evil.example") == 403
+
+
+def emf_from_ringws(command, jwt_key=None):
     """Runs build/ringws with the task definition's command line (addresses and the EMF interval
     changed for a test) and returns its first EMF object."""
     args = list(command)
@@ -243,13 +284,18 @@ def emf_from_ringws(command):
     args[args.index("--port") + 1] = "0"
     args[args.index("--admin-listen") + 1] = "127.0.0.1:0"
     args[args.index("--emf-interval") + 1] = "1"
+    env = dict(os.environ)
+    if "--auth" in args:  # the task's public key arrives in a variable (ECS Secrets from SSM)
+        assert flag(args, "--jwt-public-key-file") == "env:RINGWS_JWT_PUBLIC_KEY"
+        env["RINGWS_JWT_PUBLIC_KEY"] = jwt_key["public_pem"]
     redis = None
     if "--redis" in args:  # the task's backplane: a local redis-server stands in for Valkey
         from redis_server import RedisServer
 
         redis = RedisServer()
         args[args.index("--redis") + 1] = redis.url
-    proc = subprocess.Popen([str(ringws_binary()), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([str(ringws_binary()), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
     try:
         deadline = time.monotonic() + 30
         lines = []
@@ -263,6 +309,8 @@ def emf_from_ringws(command):
                 status, _, _ = http_exchange("127.0.0.1", int(obj["port"]),
                                              b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
                 assert status == 404, "/metrics must not be served on the public port"
+                if "--auth" in args:
+                    check_task_auth(int(obj["port"]), flag(args, "--allowed-origins"), jwt_key)
             if "_aws" in obj:
                 return obj
         raise AssertionError(f"no EMF line from ringws {' '.join(args)}:\n{''.join(lines)}{proc.stderr.read()}")
@@ -278,9 +326,9 @@ def emf_from_ringws(command):
                 redis.stop()
 
 
-def test_scaling_metric_is_what_ringws_emits(resolver, deployed):
+def test_scaling_metric_is_what_ringws_emits(resolver, deployed, tmp_path):
     ringws = container(resolver, "ringws")
-    emf = emf_from_ringws(ringws["Command"])
+    emf = emf_from_ringws(ringws["Command"], jwt_key=es256_key(tmp_path))
     directive = emf["_aws"]["CloudWatchMetrics"][0]
     metrics = {m["Name"]: m.get("Unit") for m in directive["Metrics"]}
     (dimension_set,) = directive["Dimensions"]
@@ -305,12 +353,38 @@ def test_scaling_metric_is_what_ringws_emits(resolver, deployed):
 
 
 def test_backplane_flag(template):
-    for on in (cfn_template.Resolver(template, params={"Backplane": "on"}, stack_name=STACK),
-               cfn_template.Resolver(template, stack_name=STACK)):  # on by default
+    for on in (cfn_template.Resolver(template, params={"Backplane": "on", **AUTH_PARAMS}, stack_name=STACK),
+               cfn_template.Resolver(template, params=AUTH_PARAMS, stack_name=STACK)):  # on by default
         command = container(on, "ringws")["Command"]
         assert flag(command, "--redis") == "redis://<Valkey.PrimaryEndPoint.Address>:<Valkey.PrimaryEndPoint.Port>"
-    off = cfn_template.Resolver(template, params={"Backplane": "off"}, stack_name=STACK)
+    off = cfn_template.Resolver(template, params={"Backplane": "off", **AUTH_PARAMS}, stack_name=STACK)
     assert "--redis" not in container(off, "ringws")["Command"] and "" not in container(off, "ringws")["Command"]
+
+
+def test_auth_jwt_by_default(template, resolver, deployed):
+    """Tokens by default: the key from SSM as a variable, the pages' origins, and a rule that
+    refuses a stack with Auth jwt but no key or no origins."""
+    command = container(resolver, "ringws")["Command"]
+    assert flag(command, "--auth") == "jwt"
+    assert flag(command, "--jwt-public-key-file") == "env:RINGWS_JWT_PUBLIC_KEY"
+    assert flag(command, "--allowed-origins") == AUTH_PARAMS["AllowedOrigins"]
+    assert container(resolver, "ringws")["Secrets"] == [
+        {"Name": "RINGWS_JWT_PUBLIC_KEY", "ValueFrom": AUTH_PARAMS["JwtPublicKeyParameter"]}]
+    (policy,) = resolver.resource("TaskExecutionRole")["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "ssm:GetParameters"
+    assert statement["Resource"].endswith(":parameter/" + AUTH_PARAMS["JwtPublicKeyParameter"]), statement
+    ringws = next(c for c in deployed["http"]["task_definition"]["containerDefinitions"] if c["name"] == "ringws")
+    assert "--auth" in ringws["command"] and ringws.get("secrets"), ringws
+    rule = template["Rules"]["JwtNeedsAKeyAndOrigins"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Auth"}, "jwt"]}
+    asserted = json.dumps(rule["Assertions"])
+    assert "JwtPublicKeyParameter" in asserted and "AllowedOrigins" in asserted
+    # Auth none: none of it.
+    off = cfn_template.Resolver(template, params={"Auth": "none"}, stack_name=STACK)
+    command = container(off, "ringws")["Command"]
+    assert "--auth" not in command and "--allowed-origins" not in command and "" not in command
+    assert "Secrets" not in container(off, "ringws") and "Policies" not in off.resource("TaskExecutionRole")
 
 
 # --- the user data: io_uring for the hosts' Docker ------------------------------------------------------

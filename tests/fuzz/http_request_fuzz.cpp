@@ -2,6 +2,7 @@
 // choose max_head_bytes (little-endian, 0-8192), the rest is the request, so the fuzzer
 // explores the limit and the bytes together. Invariants checked here are the header's
 // contract; any violation aborts, and ASan catches reads past the input.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -47,7 +48,9 @@ bool same_fields(const HttpRequest& a, const HttpRequest& b) {
          a.sec_websocket_key == b.sec_websocket_key &&
          a.sec_websocket_version == b.sec_websocket_version && a.origin == b.origin &&
          a.x_forwarded_for == b.x_forwarded_for && a.header_count == b.header_count &&
-         a.head_bytes == b.head_bytes;
+         a.head_bytes == b.head_bytes && a.sec_websocket_protocol_lines == b.sec_websocket_protocol_lines &&
+         std::equal(a.sec_websocket_protocol, a.sec_websocket_protocol + a.sec_websocket_protocol_lines,
+                    b.sec_websocket_protocol);
 }
 
 }  // namespace
@@ -88,6 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                              req.x_forwarded_for}) {
     check_view(f, head);
   }
+  CHECK(req.sec_websocket_protocol_lines <= HttpRequest::kMaxProtocolLines);
+  for (size_t i = 0; i < req.sec_websocket_protocol_lines; ++i) check_view(req.sec_websocket_protocol[i], head);
   // The target views the head, except the static "/" of an absolute form with no path.
   if (req.target != "/") check_view(req.target, head);
   CHECK(!req.method.empty() && !req.target.empty() && req.target[0] == '/');
@@ -118,6 +123,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       CHECK(req.method == "GET" && ringws::is_valid_websocket_key(req.sec_websocket_key));
       char out[ringws::kMax101Bytes];
       CHECK(ringws::write_switching_protocols(req.sec_websocket_key, out) <= ringws::kMax101Bytes);
+      std::string_view offered = req.sec_websocket_protocol_lines ? req.sec_websocket_protocol[0] : "";
+      CHECK(ringws::write_switching_protocols(req.sec_websocket_key, out, offered) <= ringws::kMax101Bytes);
       break;
     }
   }

@@ -63,6 +63,12 @@ def close_codes(data):
     return codes
 
 
+# These tests flood rooms, or probe the server with a control client's publishes, faster than
+# the default rate limits allow: they run with the limits off. The flood at the default limits
+# is tests/integration/chat/test_chat_rate_limits.py.
+NO_RATE_LIMITS = {"message_rate": 0, "publish_rate": 0, "join_rate": 0}
+
+
 # --- a room member that never reads ---------------------------------------------------------
 
 BACKLOG = 65536
@@ -73,7 +79,7 @@ MAX_MESSAGES = 3000  # 12 MB: well above the kernel's socket buffers (4 MB) plus
 
 def test_non_reading_room_member_is_closed_and_forgotten(start_server):
     # --close-timeout 1: the slow member's 1008 waits behind bytes it never reads, until then.
-    s = start_server(app="chat", threads=2, max_backlog=BACKLOG, close_timeout=1)
+    s = start_server(app="chat", threads=2, max_backlog=BACKLOG, close_timeout=1, **NO_RATE_LIMITS)
     scene = h.Scene(s, app="chat", path="/ws")
     rooms_before = h.metric(s, "ringws_rooms")
     # It joins "flood" and "flood-only" (no one else's), reads its replies, then never reads again.
@@ -142,7 +148,8 @@ OVERFLOWING = 2000
 
 
 def test_upgrades_whose_url_rooms_overflow_the_backlog(start_server):
-    s = start_server(app="chat", threads=2, max_backlog=MIN_BACKLOG)
+    # No rate limits: the control client's publishes probe the server many times a second.
+    s = start_server(app="chat", threads=2, max_backlog=MIN_BACKLOG, **NO_RATE_LIMITS)
     scene = h.Scene(s, app="chat", path="/ws")
     rooms_before = h.metric(s, "ringws_rooms")
     scene.start(f"{OVERFLOWING:,} upgrades whose URL rooms overflow --max-backlog {MIN_BACKLOG}")
@@ -188,7 +195,7 @@ def test_url_joins_after_a_slow_consumer_close_leave_no_stale_membership(start_s
     consumers while it is still joining their URL rooms. Once they are gone no room may be
     left, and fresh connections that joined nothing (one reactor, so they reuse the freed slots)
     must receive nothing when someone publishes into those rooms."""
-    s = start_server(app="chat", threads=1, max_backlog=MIN_BACKLOG)
+    s = start_server(app="chat", threads=1, max_backlog=MIN_BACKLOG, **NO_RATE_LIMITS)
     problems = []
     all_rooms = []
     hostile = []

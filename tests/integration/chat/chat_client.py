@@ -20,6 +20,7 @@ class Chat:
 
     def __init__(self, ws, hello):
         self.ws = ws
+        self.hello = hello
         self.id = hello["id"]
 
     @classmethod

@@ -19,6 +19,10 @@ WAIT = 30.0  # bound on waits that span a reconnect (backoff up to 10 s)
 
 def start_instances(ringws, redis, n, **kw):
     kw.setdefault("history_size", 500)
+    # These tests publish as fast as they can to check order and counts, not the rate limits
+    # (test_chat_rate_limits.py): off.
+    kw.setdefault("publish_rate", 0)
+    kw.setdefault("message_rate", 0)
     return [ringws(app="chat", threads=2, redis=redis.url, redis_timeout=2, **kw) for _ in range(n)]
 
 

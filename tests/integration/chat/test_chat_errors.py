@@ -10,8 +10,10 @@ MAX_PUBLISH = 100
 
 
 def start(ringws):
+    # The join and publish limits off: each case is followed by a join, publish and leave
+    # (test_chat_rate_limits.py covers rate_limited).
     return ringws(app="chat", threads=1, max_room_name=MAX_ROOM_NAME, max_rooms_per_connection=MAX_ROOMS,
-                  max_publish_bytes=MAX_PUBLISH)
+                  max_publish_bytes=MAX_PUBLISH, join_rate=0, publish_rate=0)
 
 
 async def still_usable(c, room="ok"):

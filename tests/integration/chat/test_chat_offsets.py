@@ -7,7 +7,7 @@ from chat_client import Chat, close_all, is_joined, open_many, run
 
 
 def test_offsets_are_consecutive_per_room_across_reactors_and_in_order(ringws):
-    s = ringws(app="chat", threads=2)
+    s = ringws(app="chat", threads=2, publish_rate=0)  # 25 publishes at once each: no rate limit here
 
     async def main():
         members = await open_many(s, 8)

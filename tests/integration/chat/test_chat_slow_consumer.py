@@ -45,7 +45,9 @@ def _slow_closed(s):
 def test_slow_room_member_is_closed_memory_stays_bounded_others_receive(ringws):
     # --close-timeout 1: a slow consumer sits in the closing state (its 1008 queued behind bytes
     # it never reads) until the close deadline, and is counted closed only then.
-    s = ringws(app="chat", threads=2, max_backlog=BACKLOG, close_timeout=1)
+    # The rate limits off: this test floods a room on purpose (test_chat_rate_limits.py floods
+    # at the default limits).
+    s = ringws(app="chat", threads=2, max_backlog=BACKLOG, close_timeout=1, message_rate=0, publish_rate=0)
     slow = RawWS.connect(s.host, s.port, path="/ws?room=flood", rcvbuf=4096)
     assert b'"hello"' in slow.recv_message()[1]
     assert is_joined(json.loads(slow.recv_message()[1]), "flood")

@@ -46,15 +46,26 @@ TEST(ChatProtocol, PresenceAndUnknownTypes) {
   const ChatError* e = parse(R"({"type":"dance","room":"x"})", r, p);
   ASSERT_NE(e, nullptr);
   EXPECT_STREQ(e->code, "unknown_type");
+  // refresh names no room; its token must be a string.
+  ASSERT_EQ(parse(R"({"type":"refresh","token":"a.b.c"})", r, p), nullptr);
+  EXPECT_EQ(r.type, ChatRequest::Type::kRefresh);
+  EXPECT_EQ(r.token, "a.b.c");
+  e = parse(R"({"type":"refresh","token":5})", r, p);
+  ASSERT_NE(e, nullptr);
+  EXPECT_STREQ(e->code, "bad_token");
 }
 
 TEST(ChatProtocol, ServerMessages) {
   EXPECT_EQ(joined_text("lobby", 7, "E", -1), R"({"type":"joined","room":"lobby","offset":7,"epoch":"E"})");
   EXPECT_EQ(joined_text("lobby", 7, "E", 1), R"({"type":"joined","room":"lobby","offset":7,"epoch":"E","recovered":true})");
   EXPECT_EQ(joined_text("lobby", 7, "E", 0), R"({"type":"joined","room":"lobby","offset":7,"epoch":"E","recovered":false})");
-  std::string body = message_body("abc.0.1.0", 1234, R"({"t":1})");
+  std::string body = message_body("abc.0.1.0", std::nullopt, 1234, R"({"t":1})");
   EXPECT_EQ(message_text("lobby", 8, "E", body),
             R"({"type":"message","room":"lobby","offset":8,"epoch":"E","from":"abc.0.1.0","ts":1234,"data":{"t":1}})");
+  // --auth jwt: the token's subject beside from, escaped as any JSON string.
+  EXPECT_EQ(message_body("abc.0.1.0", "al\"ice", 1, "2"), R"("from":"abc.0.1.0","user":"al\"ice","ts":1,"data":2)");
+  EXPECT_EQ(hello_text("abc.0.1.0"), R"({"type":"hello","id":"abc.0.1.0"})");
+  EXPECT_EQ(hello_text("abc.0.1.0", "bob"), R"({"type":"hello","id":"abc.0.1.0","user":"bob"})");
   std::vector<std::string> ids{"a", "b"};
   EXPECT_EQ(presence_text("r", 2, &ids), R"({"type":"presence","room":"r","count":2,"members":["a","b"]})");
   EXPECT_EQ(presence_text("r", 2, nullptr), R"({"type":"presence","room":"r","count":2})");

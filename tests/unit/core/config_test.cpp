@@ -149,5 +149,47 @@ TEST(Config, AdminListenForms) {
   EXPECT_EQ(v4.config.memory_limit, 3500ull << 20);
 }
 
+TEST(ConfigAuth, DefaultsToNoneAndChatLimits) {
+  Parsed p = parse({});
+  EXPECT_EQ(p.config.auth, AuthMode::kNone);
+  EXPECT_EQ(p.config.message_rate, 50u);
+  EXPECT_EQ(p.config.message_burst, 100u);
+  EXPECT_EQ(p.config.rate_limit_refusals, 10u);
+  EXPECT_EQ(p.config.jwt_leeway, 30u);
+  EXPECT_EQ(p.config.token_grace, 60u);
+  // Echo and shootout are conformance and benchmark targets: no message limit unless asked.
+  for (const char* app : {"echo", "shootout"}) {
+    Parsed q = parse({"--app", app});
+    EXPECT_EQ(q.config.message_rate, 0u) << app;
+  }
+  Parsed q = parse({"--app", "echo", "--message-rate", "7"});
+  EXPECT_EQ(q.config.message_rate, 7u);
+  EXPECT_EQ(q.config.message_burst, 14u);
+  q = parse({"--message-rate", "0"});
+  EXPECT_EQ(q.config.message_rate, 0u);
+  q = parse({"--message-rate", "5", "--message-burst", "3"});
+  EXPECT_EQ(q.config.message_burst, 3u);
+}
+
+TEST(ConfigAuth, JwtTakesExactlyOneKey) {
+  Parsed p = parse({"--auth", "jwt", "--jwt-secret-file", "/k"});
+  EXPECT_EQ(p.code, 0);
+  EXPECT_EQ(p.config.auth, AuthMode::kJwt);
+  EXPECT_EQ(p.config.jwt_secret_file, "/k");
+  p = parse({"--auth", "jwt", "--jwt-public-key-file", "/pub.pem", "--jwt-leeway", "0", "--token-grace", "5"});
+  EXPECT_EQ(p.code, 0);
+  EXPECT_EQ(p.config.jwt_public_key_file, "/pub.pem");
+  EXPECT_EQ(p.config.jwt_leeway, 0u);
+  EXPECT_EQ(p.config.token_grace, 5u);
+  p = parse({"--auth", "jwt", "--dev-token-secret", "/dev"});
+  EXPECT_EQ(p.code, 0);
+  EXPECT_EQ(parse({"--auth", "jwt"}).code, 2);
+  EXPECT_EQ(parse({"--auth", "jwt", "--jwt-secret-file", "/k", "--jwt-public-key-file", "/p"}).code, 2);
+  EXPECT_EQ(parse({"--auth", "jwt", "--jwt-secret-file", "/k", "--dev-token-secret", "/d"}).code, 2);
+  EXPECT_EQ(parse({"--jwt-secret-file", "/k"}).code, 2);  // a key without --auth jwt
+  EXPECT_EQ(parse({"--auth", "basic"}).code, 2);
+  EXPECT_EQ(parse({"--message-burst", "0"}).code, 2);
+}
+
 }  // namespace
 }  // namespace ringws

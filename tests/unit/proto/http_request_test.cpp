@@ -215,6 +215,25 @@ TEST(HttpRequest, FirstOriginAndVersionWinLastForwardedForWins) {
   EXPECT_EQ(r.x_forwarded_for, "203.0.113.7");
 }
 
+TEST(HttpRequest, EverySecWebSocketProtocolLineIsKeptInOrder) {
+  HttpRequest r;
+  const std::string req = with_headers("GET / HTTP/1.1",
+                                       "Sec-WebSocket-Protocol: ringws.v1, bearer.abc\r\n"
+                                       "X-Other: 1\r\n"
+                                       "sec-websocket-protocol:  chat \r\n"
+                                       "Sec-WebSocket-Protocol:\r\n"
+                                       "SEC-WEBSOCKET-PROTOCOL: last\r\n");
+  ASSERT_EQ(parse(req, r).status, HttpParse::kComplete);
+  ASSERT_EQ(r.sec_websocket_protocol_lines, 4u);
+  EXPECT_EQ(r.sec_websocket_protocol[0], "ringws.v1, bearer.abc");
+  EXPECT_EQ(r.sec_websocket_protocol[1], "chat");
+  EXPECT_EQ(r.sec_websocket_protocol[2], "");
+  EXPECT_EQ(r.sec_websocket_protocol[3], "last");
+  HttpRequest none;
+  ASSERT_EQ(parse(kUpgrade, none).status, HttpParse::kComplete);
+  EXPECT_EQ(none.sec_websocket_protocol_lines, 0u);
+}
+
 // --- absolute-form targets ----------------------------------------------------------
 
 TEST(HttpRequest, AbsoluteFormGivesTheOriginFormAndTheAuthorityAsHost) {
@@ -381,6 +400,11 @@ std::vector<BadCase> bad_cases() {
       {"transfer-encoding",
        with_headers("GET / HTTP/1.1", ok_headers + "Transfer-Encoding: chunked\r\n"), 400},
       {"101 headers", with_headers("GET / HTTP/1.1", too_many), 431},
+      {"five Sec-WebSocket-Protocol lines",
+       with_headers("GET / HTTP/1.1",
+                    "Sec-WebSocket-Protocol: a\r\nSec-WebSocket-Protocol: b\r\nSec-WebSocket-Protocol: c\r\n"
+                    "Sec-WebSocket-Protocol: d\r\nSec-WebSocket-Protocol: e\r\n"),
+       400},
   };
 }
 

@@ -39,6 +39,33 @@ TEST(SwitchingProtocols, IsTheExact101ForTheRfcKey) {
             "\r\n");
 }
 
+TEST(SwitchingProtocols, NamesTheChosenSubprotocol) {
+  char out[kMax101Bytes];
+  size_t n = write_switching_protocols("dGhlIHNhbXBsZSBub25jZQ==", out, "ringws.v1");
+  EXPECT_EQ(std::string(out, n),
+            "HTTP/1.1 101 Switching Protocols\r\n"
+            "Upgrade: websocket\r\n"
+            "Connection: Upgrade\r\n"
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+            "Sec-WebSocket-Protocol: ringws.v1\r\n"
+            "\r\n");
+  // One longer than the cap is left out rather than cut.
+  char big[kMax101Bytes + 16];
+  std::memset(big, 0x5a, sizeof(big));
+  n = write_switching_protocols("dGhlIHNhbXBsZSBub25jZQ==", big, std::string(kMaxSubprotocolBytes + 1, 'p'));
+  EXPECT_EQ(std::string(big, n).find("Sec-WebSocket-Protocol"), std::string::npos);
+  n = write_switching_protocols("dGhlIHNhbXBsZSBub25jZQ==", big, std::string(kMaxSubprotocolBytes, 'p'));
+  EXPECT_LE(n, kMax101Bytes);
+  for (size_t i = kMax101Bytes; i < sizeof(big); ++i) EXPECT_EQ(big[i], 0x5a);
+}
+
+TEST(SimpleResponse, Unauthorized401NamesTheBearerScheme) {
+  Parsed p = split(simple_response(401));
+  EXPECT_EQ(p.status_line, "HTTP/1.1 401 Unauthorized");
+  EXPECT_NE(p.head.find("WWW-Authenticate: Bearer realm=\"ringws\"\r\n"), std::string::npos);
+  EXPECT_EQ(p.body, "Unauthorized\n");
+}
+
 TEST(SwitchingProtocols, StaysInsideTheDocumentedBuffer) {
   // Canary bytes after kMax101Bytes must survive.
   char buf[kMax101Bytes + 16];

@@ -21,6 +21,7 @@
 namespace ringws::test {
 
 inline constexpr uint64_t kSecond = 1000000000ull;
+inline constexpr uint64_t kMs = 1000000ull;
 inline constexpr uint64_t kStart = 1000 * kSecond;  // the engine's first iteration
 
 /// Records the engine's requests. Sends complete at once and whole unless `hold_sends`
@@ -70,10 +71,14 @@ class RecordingApp final : public App {
   struct Log {
     std::vector<ConnId> opened, closed;
     std::vector<std::string> messages;
+    std::vector<std::string> targets;  ///< on_open's target, per open
     bool echo = true;
   };
   explicit RecordingApp(Log& log) : log_(log) {}
-  void on_open(Engine&, ConnId id, std::string_view) override { log_.opened.push_back(id); }
+  void on_open(Engine&, ConnId id, std::string_view target) override {
+    log_.opened.push_back(id);
+    log_.targets.emplace_back(target);
+  }
   void on_message(Engine& engine, ConnId id, Opcode opcode, std::span<const uint8_t> payload) override {
     log_.messages.emplace_back(reinterpret_cast<const char*>(payload.data()), payload.size());
     if (log_.echo)
@@ -85,16 +90,19 @@ class RecordingApp final : public App {
   Log& log_;
 };
 
-inline std::string upgrade_request(const std::string& path = "/") {
+inline std::string upgrade_request(const std::string& path = "/", const std::string& extra_headers = "") {
   return "GET " + path +
          " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+         extra_headers + "\r\n";
 }
 
 /// One engine, its fake backend and app, with a clock the test moves.
 struct EngineHarness {
-  explicit EngineHarness(Config c = {}, GovernorOptions g = {})
+  /// `key`: --auth jwt's key (with config.auth = AuthMode::kJwt).
+  explicit EngineHarness(Config c = {}, GovernorOptions g = {}, std::unique_ptr<JwtKey> key = nullptr)
       : config(std::move(c)), governor(g), state(config, governor) {
+    state.auth.key = std::move(key);
     engine = std::make_unique<Engine>(state, 0, std::make_unique<RecordingApp>(app), 64);
     backend = std::make_unique<FakeBackend>(*engine);
     engine->attach(*backend);

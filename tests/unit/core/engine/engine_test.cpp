@@ -253,6 +253,25 @@ TEST(Engine, OverTheMemoryMarkAPartialRequestGets503AndNoBuffer) {
   h.governor.charge(-(1ll << 41));
 }
 
+TEST(Engine, APartialRequestThatCrossesTheMemoryMarkAfterTheAcceptIsCountedAsShed) {
+  // Accepted below the mark, then its request needs a buffer above it: 503, and the shed
+  // counter says so once (the hostile tests compare it with the 503s clients saw).
+  GovernorOptions g;
+  g.limit_flag = 1ull << 40;
+  EngineHarness h({}, g);
+  h.at(kStart);
+  ConnId id = h.accept();
+  h.end();
+  h.governor.charge(1ll << 41);
+  ASSERT_TRUE(h.governor.over_high_water());
+  h.at(kStart + 1);
+  h.feed(id, "GET / HTTP/1.1\r\nHo");
+  h.end();
+  EXPECT_EQ(h.sent_to(id).rfind("HTTP/1.1 503", 0), 0u);
+  EXPECT_EQ(h.governor.shed(ShedWhat::kConnection), 1u);
+  h.governor.charge(-(1ll << 41));
+}
+
 TEST(Engine, OverTheMemoryMarkAMessageThatNeedsABufferCloses1013) {
   GovernorOptions g;
   g.limit_flag = 1ull << 40;  // far above what this test process measures
