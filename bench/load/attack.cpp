@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench/load/attack_bytes.h"
+#include "bench/load/conn_slots.h"
 #include "bench/load/client_engine.h"
 #include "bench/load/ws_client.h"
 
@@ -77,7 +78,6 @@ class Attack {
   void expire();
   void poll_once(int timeout_ms);
   void report(ReportKind kind);
-  bool alive(uint32_t slot, uint32_t gen) const { return slot < conns_.size() && conns_[slot].gen == gen; }
 
   const Options& o_;
   WorkerSpec spec_;
@@ -90,8 +90,7 @@ class Attack {
   uint64_t pending_ = 0;   // started, not yet resolved
   uint64_t max_fds_ = 0;
   uint64_t source_next_ = 0;
-  std::vector<AttackConn> conns_;
-  std::vector<uint32_t> free_;
+  ConnSlots<AttackConn> conns_;
   std::deque<Deadline> deadlines_;  // handshake deadlines (connect to attack)
   std::deque<Deadline> drips_;      // slowloris: each connection's next byte
   std::string key_;                 // one Sec-WebSocket-Key per worker: its requests are all alike
@@ -148,22 +147,14 @@ void Attack::set_events(uint32_t slot, uint32_t events) {
   if (c.events == events) return;
   epoll_event ev{};
   ev.events = events;
-  ev.data.u64 = (uint64_t(c.gen) << 32) | slot;
+  ev.data.u64 = conns_.tag(slot);
   epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
   c.events = events;
 }
 
 void Attack::start_connection() {
-  uint32_t slot;
-  if (!free_.empty()) {
-    slot = free_.back();
-    free_.pop_back();
-  } else {
-    slot = uint32_t(conns_.size());
-    conns_.emplace_back();
-  }
+  uint32_t slot = conns_.acquire();
   AttackConn& c = conns_[slot];
-  c.gen++;
   c.t0 = now_;
   c.pos = 0;
   c.resolved = c.open = c.answered = false;
@@ -175,7 +166,7 @@ void Attack::start_connection() {
   if (c.fd < 0) return fail(slot, &Counters::failed_refused, error);
   epoll_event ev{};
   c.events = ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
-  ev.data.u64 = (uint64_t(c.gen) << 32) | slot;
+  ev.data.u64 = conns_.tag(slot);
   if (epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev) != 0)
     return fail(slot, &Counters::failed_refused, std::string("epoll_ctl: ") + strerror(errno));
   deadlines_.push_back({now_ + secs_to_ns(o_.handshake_timeout), slot, c.gen});
@@ -197,9 +188,8 @@ void Attack::release(uint32_t slot) {
   c.fd = -1;
   c.state = AState::kFree;
   c.open = false;
-  c.gen++;  // events already harvested for this slot are now stale
   c.in.reset();
-  free_.push_back(slot);
+  conns_.release(slot);  // events already harvested for this slot are now stale
 }
 
 void Attack::fail(uint32_t slot, uint64_t Counters::*why, const std::string& error) {
@@ -304,7 +294,7 @@ void Attack::pump(uint32_t slot) {
         // its code is counted rather than "no close frame".
         const uint32_t gen = c.gen;
         on_readable(slot);
-        if (!alive(slot, gen)) return;
+        if (!conns_.alive(slot, gen)) return;
       }
       return server_closed(slot, false);
     }
@@ -345,7 +335,7 @@ void Attack::dribble() {
   while (!drips_.empty() && drips_.front().at <= now_) {
     Deadline d = drips_.front();
     drips_.pop_front();
-    if (alive(d.slot, d.gen) && conns_[d.slot].state == AState::kSending) drip(d.slot);
+    if (conns_.alive(d.slot, d.gen) && conns_[d.slot].state == AState::kSending) drip(d.slot);
   }
 }
 
@@ -365,7 +355,7 @@ void Attack::on_event(uint32_t slot, uint32_t events) {
   // Read first: a close frame from the server is counted before a write can fail on it.
   const uint32_t gen = c.gen;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(slot);
-  if (alive(slot, gen) && (events & EPOLLOUT) && conns_[slot].state == AState::kSending && o_.mode != Mode::kSlowloris)
+  if (conns_.alive(slot, gen) && (events & EPOLLOUT) && conns_[slot].state == AState::kSending && o_.mode != Mode::kSlowloris)
     pump(slot);
 }
 
@@ -400,7 +390,7 @@ void Attack::handle_server_bytes(uint32_t slot, std::string_view bytes) {
     handshake_.record(now_ - c.t0);
     const uint32_t gen = c.gen;
     on_open(slot);
-    if (!rest.empty() && alive(slot, gen) && o_.mode != Mode::kPingFlood) handle_server_bytes(slot, rest);
+    if (!rest.empty() && conns_.alive(slot, gen) && o_.mode != Mode::kPingFlood) handle_server_bytes(slot, rest);
     return;
   }
   if (!handshakes()) {
@@ -451,7 +441,7 @@ void Attack::expire() {
   while (!deadlines_.empty() && deadlines_.front().at <= now_) {
     Deadline d = deadlines_.front();
     deadlines_.pop_front();
-    if (!alive(d.slot, d.gen)) continue;
+    if (!conns_.alive(d.slot, d.gen)) continue;
     AState s = conns_[d.slot].state;
     if (s == AState::kConnecting)
       fail(d.slot, &Counters::failed_timeout, "connect not completed within --handshake-timeout");
@@ -465,9 +455,9 @@ void Attack::poll_once(int timeout_ms) {
   int n = epoll_wait(ep_, events, 512, timeout_ms);
   now_ = now_ns();
   for (int i = 0; i < n; ++i) {
-    uint32_t slot = uint32_t(events[i].data.u64);
-    uint32_t gen = uint32_t(events[i].data.u64 >> 32);
-    if (alive(slot, gen)) on_event(slot, events[i].events);
+    uint32_t slot = conns_.slot_of(events[i].data.u64);
+    uint32_t gen = conns_.gen_of(events[i].data.u64);
+    if (conns_.alive(slot, gen)) on_event(slot, events[i].events);
   }
   expire();
   dribble();

@@ -64,16 +64,8 @@ bool ClientEngine::watch_fd(int fd) {
 }
 
 int ClientEngine::start_connection() {
-  uint32_t slot;
-  if (!free_.empty()) {
-    slot = free_.back();
-    free_.pop_back();
-  } else {
-    slot = uint32_t(conns_.size());
-    conns_.emplace_back();
-  }
+  uint32_t slot = conns_.acquire();
   ClientConn& c = conns_[slot];
-  c.gen++;
   c.t0 = now_;
   c.seq = 0;
   c.sent_close = false;
@@ -89,7 +81,7 @@ int ClientEngine::start_connection() {
   }
   epoll_event ev{};
   ev.events = EPOLLOUT | EPOLLIN;
-  ev.data.u64 = (uint64_t(c.gen) << 32) | slot;
+  ev.data.u64 = conns_.tag(slot);
   if (epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev) != 0) {
     fail(slot, &Counters::failed_refused, std::string("epoll_ctl: ") + strerror(errno));
     return -1;
@@ -131,19 +123,18 @@ void ClientEngine::destroy(uint32_t slot) {
   if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
   c.fd = -1;
   c.state = ConnState::kFree;
-  c.gen++;  // events already harvested for this slot are now stale
   c.key.reset();
   c.in.reset();
   c.out.reset();
   c.msg.reset();
-  free_.push_back(slot);
+  conns_.release(slot);  // events already harvested for this slot are now stale
 }
 
 void ClientEngine::expire(uint64_t now) {
   while (!deadlines_.empty() && deadlines_.front().at <= now) {
     Deadline d = deadlines_.front();
     deadlines_.pop_front();
-    if (!alive(d.slot, d.gen)) continue;
+    if (!conns_.alive(d.slot, d.gen)) continue;
     ConnState s = conns_[d.slot].state;
     if (s == ConnState::kConnecting || s == ConnState::kHandshake)
       fail(d.slot, &Counters::failed_timeout, "no 101 within --handshake-timeout");
@@ -157,7 +148,7 @@ void ClientEngine::set_out_armed(uint32_t slot, bool on) {
   if (c.out_armed == on) return;
   epoll_event ev{};
   ev.events = on ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
-  ev.data.u64 = (uint64_t(c.gen) << 32) | slot;
+  ev.data.u64 = conns_.tag(slot);
   epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
   c.out_armed = on;
 }
@@ -282,7 +273,7 @@ void ClientEngine::on_readable(uint32_t slot) {
     handshake_.record(now_ - c.t0);
     uint32_t gen = c.gen;
     on_open(slot);
-    if (!rest.empty() && alive(slot, gen))
+    if (!rest.empty() && conns_.alive(slot, gen))
       process(slot, {reinterpret_cast<const uint8_t*>(rest.data()), rest.size()});
     return;
   }
@@ -309,7 +300,7 @@ void ClientEngine::process(uint32_t slot, std::span<const uint8_t> bytes) {
     }
     auto payload = bytes.subspan(pos + r.header.header_len, size_t(r.header.payload_len));
     pos += r.header.header_len + size_t(r.header.payload_len);
-    if (!handle_frame(slot, r.header, payload) || !alive(slot, gen)) return;
+    if (!handle_frame(slot, r.header, payload) || !conns_.alive(slot, gen)) return;
   }
   if (pos < bytes.size()) {
     ClientConn& cc = conns_[slot];
@@ -339,7 +330,7 @@ bool ClientEngine::handle_frame(uint32_t slot, const FrameHeader& h, std::span<c
         uint8_t p[2] = {uint8_t(code >> 8), uint8_t(code)};
         send_frame(slot, WsOp::kClose, std::span<const uint8_t>(p, code == 1005 ? 0 : 2));
       }
-      if (alive(slot, gen)) lost(slot);  // unless the reply's send already lost it
+      if (conns_.alive(slot, gen)) lost(slot);  // unless the reply's send already lost it
       return false;
     }
     case WsOp::kText:
@@ -389,9 +380,9 @@ void ClientEngine::poll_once(int timeout_ms) {
       on_watched_fd();
       continue;
     }
-    uint32_t slot = uint32_t(events[i].data.u64);
-    uint32_t gen = uint32_t(events[i].data.u64 >> 32);
-    if (!alive(slot, gen) || conns_[slot].state == ConnState::kFree) continue;
+    uint32_t slot = conns_.slot_of(events[i].data.u64);
+    uint32_t gen = conns_.gen_of(events[i].data.u64);
+    if (!conns_.alive(slot, gen) || conns_[slot].state == ConnState::kFree) continue;
     on_event(slot, events[i].events);
   }
   expire(now_);

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/load/conn_slots.h"
 #include "bench/load/histogram.h"
 #include "bench/load/options.h"
 #include "bench/load/report.h"
@@ -128,12 +129,10 @@ class ClientEngine {
   void lost(uint32_t slot);  // the server went away (or answered our close)
   void destroy(uint32_t slot);
   void expire(uint64_t now);
-  bool alive(uint32_t slot, uint32_t gen) const { return slot < conns_.size() && conns_[slot].gen == gen; }
 
   unsigned source_offset_ = 0;
   int ep_ = -1;
-  std::vector<ClientConn> conns_;
-  std::vector<uint32_t> free_;
+  ConnSlots<ClientConn> conns_;
   std::deque<Deadline> deadlines_;
   std::string read_buf_, frame_, request_;
   uint64_t source_next_ = 0;
