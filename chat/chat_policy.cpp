@@ -1,8 +1,7 @@
 #include "chat/chat_policy.h"
 
-#include <cstdio>
-
 #include "chat/chat_options.h"
+#include "chat/protocol.h"
 #include "core/config.h"
 #include "core/engine/engine.h"
 #include "core/log.h"
@@ -22,11 +21,7 @@ bool admit_rate(Engine& engine, ConnId conn, unsigned klass, const char* reason)
   Engine::RateResult r = engine.take_token(conn, klass);
   if (r.allowed) return true;
   if (r.closed) return false;
-  char msg[192];
-  int n = std::snprintf(msg, sizeof msg,
-                        "{\"type\":\"error\",\"code\":\"rate_limited\",\"reason\":\"%s\",\"retry_after_ms\":%u}", reason,
-                        r.retry_after_ms);
-  send_text(engine, conn, {msg, static_cast<size_t>(n)});
+  send_text(engine, conn, rate_limited_text(reason, r.retry_after_ms));
   return false;
 }
 
@@ -46,9 +41,7 @@ void define_chat_rates(Engine& engine, const ChatOptions& options) {
 }
 
 void send_chat_error(Engine& engine, ConnId conn, const char* code, const char* reason) {
-  char msg[256];
-  int n = std::snprintf(msg, sizeof msg, "{\"type\":\"error\",\"code\":\"%s\",\"reason\":\"%s\"}", code, reason);
-  send_text(engine, conn, {msg, static_cast<size_t>(n)});
+  send_text(engine, conn, error_text({code, reason}));
 }
 
 bool admit_join_or_leave(Engine& engine, ConnId conn) {

@@ -136,6 +136,14 @@ std::string error_text(const ChatError& e) {
   return out += '}';
 }
 
+std::string rate_limited_text(const char* reason, uint32_t retry_after_ms) {
+  std::string out = error_text({"rate_limited", reason});
+  out.pop_back();  // the closing brace: one field more
+  out += ",\"retry_after_ms\":";
+  append_u64(out, retry_after_ms);
+  return out += '}';
+}
+
 std::string joined_text(std::string_view room, uint64_t offset, std::string_view epoch, int recovered) {
   std::string out = "{\"type\":\"joined\",\"room\":";
   append_string(out, room);

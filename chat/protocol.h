@@ -47,6 +47,8 @@ std::string percent_decode(std::string_view in);
 /// `user`: the token's subject with --auth jwt, written as "user" beside "id".
 std::string hello_text(std::string_view id, std::optional<std::string_view> user = std::nullopt);
 std::string error_text(const ChatError& e);
+/// {"type":"error","code":"rate_limited","reason":REASON,"retry_after_ms":N}
+std::string rate_limited_text(const char* reason, uint32_t retry_after_ms);
 /// `recovered`: -1 leaves the field out (a join without since), 0 false, 1 true.
 std::string joined_text(std::string_view room, uint64_t offset, std::string_view epoch, int recovered);
 std::string left_text(std::string_view room);

@@ -64,6 +64,8 @@ TEST(ChatProtocol, ServerMessages) {
             R"({"type":"message","room":"lobby","offset":8,"epoch":"E","from":"abc.0.1.0","ts":1234,"data":{"t":1}})");
   // --auth jwt: the token's subject beside from, escaped as any JSON string.
   EXPECT_EQ(message_body("abc.0.1.0", "al\"ice", 1, "2"), R"("from":"abc.0.1.0","user":"al\"ice","ts":1,"data":2)");
+  EXPECT_EQ(rate_limited_text("too fast", 250),
+            R"({"type":"error","code":"rate_limited","reason":"too fast","retry_after_ms":250})");
   EXPECT_EQ(hello_text("abc.0.1.0"), R"({"type":"hello","id":"abc.0.1.0"})");
   EXPECT_EQ(hello_text("abc.0.1.0", "bob"), R"({"type":"hello","id":"abc.0.1.0","user":"bob"})");
   std::vector<std::string> ids{"a", "b"};
