@@ -6,7 +6,6 @@ directory tree shaped like /proc/sys and a fake iptables that keeps its rules in
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 LIB = Path(__file__).resolve().parents[2] / "scripts" / "lib"
 sys.path.insert(0, str(LIB))
 import tuning_profile as tp  # noqa: E402
+from unprivileged import as_nobody  # noqa: E402
 
 CLI = [sys.executable, str(LIB / "tuning_profile.py")]
 
@@ -261,14 +261,6 @@ def test_killed_between_recording_and_adding_a_rule(kernel):
     tp.write_sysctl(kernel["root"], "net.core.somaxconn", "65535")
     assert tp.restore_leftover(kernel["state"], kernel["iptables"])
     assert values(kernel["root"]) == original() and not kernel["state"].exists()
-
-
-def as_nobody(cmd):
-    if os.geteuid() != 0:
-        return cmd
-    if not shutil.which("runuser"):
-        pytest.skip("root without runuser: cannot drop privileges")
-    return ["runuser", "-u", "nobody", "--", *cmd]
 
 
 def test_refused_without_root():

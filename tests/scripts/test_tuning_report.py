@@ -4,7 +4,6 @@ beat their spread, the Markdown and the plots; and scripts/tuning.sh's dry run a
 without root."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts" / "lib"))
 import tuning_report as report  # noqa: E402
+from unprivileged import as_nobody  # noqa: E402
 
 RESULTS = REPO / "docs" / "results" / "tuning" / "tuning.csv"
 REQUIRED = ["backend", "profile", "uring_setup", "uring_idle_wait", "buffer_size", "buffer_count", "uring_ring_fd",
@@ -191,14 +191,6 @@ def test_plots(tmp_path):
 
 
 # --- scripts/tuning.sh ------------------------------------------------------------------------------
-
-def as_nobody(cmd):
-    if os.geteuid() != 0:
-        return cmd
-    if not shutil.which("runuser"):
-        pytest.skip("root without runuser: cannot drop privileges")
-    return ["runuser", "-u", "nobody", "--", *cmd]
-
 
 TUNING = [sys.executable, str(REPO / "scripts" / "lib" / "tuning.py")]
 
