@@ -2,7 +2,6 @@
 
 #include <openssl/rand.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,14 +99,7 @@ class Attack {
 };
 
 bool Attack::init(std::string& error) {
-  ep_ = epoll_create1(EPOLL_CLOEXEC);
-  if (ep_ < 0) {
-    error = std::string("epoll_create1: ") + strerror(errno);
-    return false;
-  }
-  rlimit rl{};
-  getrlimit(RLIMIT_NOFILE, &rl);
-  max_fds_ = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
+  if (!open_client_epoll(ep_, max_fds_, error)) return false;
   key_ = make_websocket_key();
   uint32_t mask = 0;  // one masking key for the worker's shared script
   RAND_bytes(reinterpret_cast<unsigned char*>(&mask), sizeof mask);

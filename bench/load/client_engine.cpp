@@ -44,17 +44,19 @@ ClientEngine::~ClientEngine() {
   if (ep_ >= 0) ::close(ep_);
 }
 
-bool ClientEngine::init(std::string& error) {
-  ep_ = epoll_create1(EPOLL_CLOEXEC);
-  if (ep_ < 0) {
+bool open_client_epoll(int& ep, uint64_t& max_fds, std::string& error) {
+  ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) {
     error = std::string("epoll_create1: ") + strerror(errno);
     return false;
   }
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
-  max_fds_ = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
+  max_fds = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
   return true;
 }
+
+bool ClientEngine::init(std::string& error) { return open_client_epoll(ep_, max_fds_, error); }
 
 bool ClientEngine::watch_fd(int fd) {
   epoll_event ev{};

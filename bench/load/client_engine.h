@@ -34,6 +34,9 @@ bool resolve_target(const Options& o, std::string& error);
 /// server sees is small from the start), bound to source address `source_index` (round
 /// robin over --source-ips) when given. Returns the descriptor, or -1 with `error` set.
 int open_client_socket(const Options& o, uint64_t source_index, std::string& error);
+/// An epoll instance for a load generator's sockets, and how many sockets this process may
+/// open (RLIMIT_NOFILE less 64 for everything else). False with `error` set.
+bool open_client_epoll(int& ep, uint64_t& max_fds, std::string& error);
 
 enum class ConnState : uint8_t { kFree, kConnecting, kHandshake, kOpen, kClosing };
 
