@@ -1,13 +1,14 @@
 """Helpers for the container tests: the engine, --ulimit flags within this machine's hard
 limits, and a detached container on the host's network."""
 
-import json
 import os
 import resource
 import shlex
 import shutil
 import subprocess
 import time
+
+from ringws_server import json_lines
 
 START_TIMEOUT = 60.0
 
@@ -60,15 +61,7 @@ class Container:
         return r.stdout + r.stderr
 
     def events(self, name=None):
-        out = []
-        for line in self.logs().splitlines():
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(e, dict) and (name is None or e.get("event") == name):
-                out.append(e)
-        return out
+        return json_lines(self.logs(), name)
 
     def state(self):
         r = subprocess.run([self.engine, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", self.id],

@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from ringws_server import json_lines
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 WATCHER = REPO / "deploy" / "aws" / "drain_watcher.py"
@@ -260,15 +262,7 @@ class WatcherProcess:
         return Path(self.log.name).read_text(errors="replace")
 
     def events(self, name=None):
-        out = []
-        for line in self.text().splitlines():
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(e, dict) and (name is None or e.get("event") == name):
-                out.append(e)
-        return out
+        return json_lines(self.text(), name)
 
     def alive(self):
         return self.proc.poll() is None

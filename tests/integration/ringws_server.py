@@ -19,6 +19,20 @@ START_TIMEOUT = 15.0
 STOP_TIMEOUT = 20.0  # covers the server's drain window on SIGTERM
 
 
+def json_lines(text, event=None):
+    """The JSON objects among `text`'s lines (other lines skipped: a container engine's or a
+    wrapper's own output), only those whose "event" is `event` when one is given."""
+    out = []
+    for line in text.splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and (event is None or e.get("event") == event):
+            out.append(e)
+    return out
+
+
 def ringws_binary():
     path = Path(os.environ.get("RINGWS_BIN", REPO / "build" / "ringws"))
     if not path.is_absolute():
