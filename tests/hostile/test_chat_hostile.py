@@ -9,7 +9,7 @@ import struct
 
 import hostile as h
 from hostile import is_joined
-from rawws import OP_CLOSE, OP_TEXT, RawWS, handshake_request
+from rawws import OP_CLOSE, OP_TEXT, RawWS, handshake_request, server_frames
 
 RSS_BUDGET = 64 * h.MiB
 ROOM_NAME = 64  # --max-room-name's default
@@ -44,23 +44,8 @@ def url_with_rooms(rooms):
 
 def close_codes(data):
     """Close codes of the complete frames in `data` (server frames, unmasked)."""
-    codes, pos = [], 0
-    while pos + 2 <= len(data):
-        n, p = data[pos + 1] & 0x7F, pos + 2
-        if n == 126:
-            if p + 2 > len(data):
-                break
-            n, p = struct.unpack_from("!H", data, p)[0], p + 2
-        elif n == 127:
-            if p + 8 > len(data):
-                break
-            n, p = struct.unpack_from("!Q", data, p)[0], p + 8
-        if p + n > len(data):
-            break
-        if data[pos] & 0xF == OP_CLOSE:
-            codes.append(struct.unpack_from("!H", data, p)[0] if n >= 2 else None)
-        pos = p + n
-    return codes
+    return [struct.unpack_from("!H", payload)[0] if len(payload) >= 2 else None
+            for opcode, payload in server_frames(data) if opcode == OP_CLOSE]
 
 
 # These tests flood rooms, or probe the server with a control client's publishes, faster than

@@ -88,6 +88,27 @@ def close_payload(code=None, reason=b""):
     return struct.pack("!H", code) + reason
 
 
+def server_frames(data):
+    """Splits bytes a server sent into (opcode, payload) tuples (server frames are unmasked); a
+    truncated tail is dropped (the server may close with bytes still queued)."""
+    out, pos = [], 0
+    while pos + 2 <= len(data):
+        n, p = data[pos + 1] & 0x7F, pos + 2
+        if n == 126:
+            if p + 2 > len(data):
+                break
+            n, p = struct.unpack_from("!H", data, p)[0], p + 2
+        elif n == 127:
+            if p + 8 > len(data):
+                break
+            n, p = struct.unpack_from("!Q", data, p)[0], p + 8
+        if p + n > len(data):
+            break
+        out.append((data[pos] & 0xF, bytes(data[p:p + n])))
+        pos = p + n
+    return out
+
+
 def handshake_request(host, port, path="/", key=None, extra=(), version="13"):
     key = key if key is not None else base64.b64encode(os.urandom(16)).decode()
     lines = [

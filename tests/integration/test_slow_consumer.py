@@ -8,33 +8,11 @@ import time
 
 import pytest
 
-from rawws import OP_BINARY, OP_CLOSE, OP_PING, RawWS, build_frame
+from rawws import OP_BINARY, OP_CLOSE, OP_PING, RawWS, build_frame, server_frames
 
 CHUNK = 64 * 1024
 MAX_SEND = 512 * 1024 * 1024  # bytes: a bound, far above kernel buffers plus the backlog
 SEND_WINDOW = 40.0  # seconds
-
-
-def parse_frames(data):
-    """Splits server bytes into (opcode, payload) tuples; a truncated tail is dropped (the
-    server may close with bytes still queued)."""
-    out, pos = [], 0
-    while pos + 2 <= len(data):
-        b0, b1 = data[pos], data[pos + 1]
-        n, p = b1 & 0x7F, pos + 2
-        if n == 126:
-            if p + 2 > len(data):
-                break
-            n, p = int.from_bytes(data[p:p + 2], "big"), p + 2
-        elif n == 127:
-            if p + 8 > len(data):
-                break
-            n, p = int.from_bytes(data[p:p + 8], "big"), p + 8
-        if p + n > len(data):
-            break
-        out.append((b0 & 0xF, data[p:p + n]))
-        pos = p + n
-    return out
 
 
 def test_slow_consumer_is_closed_and_server_stays_healthy(ringws):
@@ -74,7 +52,7 @@ def test_slow_consumer_is_closed_and_server_stays_healthy(ringws):
                     f"(closed_while_sending={closed_while_sending})")
     finally:
         slow.close()
-    frames = parse_frames(data)
+    frames = server_frames(data)
     for op, payload in frames:
         if op == OP_CLOSE:
             code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None

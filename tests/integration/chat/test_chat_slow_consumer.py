@@ -6,33 +6,13 @@ import json
 import struct
 
 from chat_client import Chat, ascrape, is_joined, run, wait_until
-from rawws import OP_CLOSE, OP_TEXT, RawWS
+from rawws import OP_CLOSE, OP_TEXT, RawWS, server_frames
 
 BACKLOG = 65536
 DATA = "d" * 4000  # a few KiB per message
 BATCH = 8  # 32 KB in flight: under the backlog cap, so readers that keep up are never slow
 MAX_MESSAGES = 3000  # bound: 12 MB, well above the kernel socket buffers (4 MB) plus the backlog
 RSS_SLACK = 16 << 20
-
-
-def frames_of(data):
-    """(opcode, payload) of the complete server frames in `data`; a truncated tail is dropped."""
-    out, pos = [], 0
-    while pos + 2 <= len(data):
-        n, p = data[pos + 1] & 0x7F, pos + 2
-        if n == 126:
-            if p + 2 > len(data):
-                break
-            n, p = struct.unpack_from("!H", data, p)[0], p + 2
-        elif n == 127:
-            if p + 8 > len(data):
-                break
-            n, p = struct.unpack_from("!Q", data, p)[0], p + 8
-        if p + n > len(data):
-            break
-        out.append((data[pos] & 0xF, data[p:p + n]))
-        pos = p + n
-    return out
 
 
 def _slow_closed(s):
@@ -115,7 +95,7 @@ def test_slow_room_member_is_closed_memory_stays_bounded_others_receive(ringws):
         data = slow.read_until_closed(timeout=15)
     finally:
         slow.close()
-    frames = frames_of(data)
+    frames = server_frames(data)
     for op, payload in frames:
         if op == OP_CLOSE:
             code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
