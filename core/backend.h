@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <span>
 
@@ -54,6 +55,11 @@ class Backend {
   /// The loop: waits, hands events to the engine, ends every iteration with
   /// Engine::end_iteration(), and returns once Engine::finished().
   virtual void run() = 0;
+  /// On the reactor's thread after run(), until `loops_running` (the reactors still in run())
+  /// is 0: hands what other reactors still post here (their loops may outlast this one's) to
+  /// Engine::on_posted, whose app releases it, so that no frame, nor what a frame holds
+  /// (a chat join's replay), is left behind when the backend goes.
+  virtual void take_late_posts(const std::atomic<unsigned>& loops_running) = 0;
   /// Any thread: interrupts the wait, so the engine sees the process's stop flags.
   virtual void wake() = 0;
   /// Hands `frame` (one reference) and `tag` to `peer`'s Engine::on_posted, on its thread.

@@ -148,8 +148,14 @@ class Process {
         results[i].err = backend->setup(results[i].what);
         set_up_->count_down();
         go_->wait();
-        if (proceed_.load()) backend->run();
-        running_.fetch_sub(1);
+        if (!proceed_.load()) {
+          running_.fetch_sub(1);
+          return;
+        }
+        backend->run();
+        running_.fetch_sub(1, std::memory_order_release);
+        // Other reactors may still post here (a chat room's home, a broadcast) until theirs end.
+        backend->take_late_posts(running_);
       });
     }
     set_up_->wait();

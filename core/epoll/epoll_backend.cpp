@@ -1,6 +1,7 @@
 #include "core/epoll/epoll_backend.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -317,6 +318,19 @@ void EpollBackend::post(Backend& peer_backend, SharedFrame* frame, uint32_t tag)
 
 void EpollBackend::take_posts() {
   posts_.drain([this](SharedFrame* frame, uint32_t tag) { engine_.on_posted(frame, tag); });
+}
+
+void EpollBackend::take_late_posts(const std::atomic<unsigned>& loops_running) {
+  for (;;) {
+    bool last = loops_running.load(std::memory_order_acquire) == 0;  // before the drain, as on io_uring
+    take_posts();
+    if (last) return;
+    pollfd woken{.fd = wake_fd_, .events = POLLIN, .revents = 0};
+    if (::poll(&woken, 1, 10) > 0) {
+      uint64_t count;
+      [[maybe_unused]] ssize_t n = ::read(wake_fd_, &count, sizeof count);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ class EpollBackend final : public Backend {
   BackendKind kind() const override { return BackendKind::kEpoll; }
   int setup(const char*& what) override;
   void run() override;
+  void take_late_posts(const std::atomic<unsigned>& loops_running) override;
   void wake() override;
   void post(Backend& peer, SharedFrame* frame, uint32_t tag) override;
   void watch(Connection& c, ConnId id) override;

@@ -42,11 +42,7 @@ UringBackend::UringBackend(Engine& engine, int listen_fd, uint32_t capacity, Uri
 UringBackend::~UringBackend() {
   if (ring_ready_) {
     // Frames other reactors posted and this one never harvested hold a reference each.
-    io_uring_cqe* cqe;
-    while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
-      if (op_of(cqe->user_data) == Op::kCrossFrame) pointer_of<SharedFrame>(cqe->user_data)->release();
-      io_uring_cqe_seen(&ring_, cqe);
-    }
+    take_posted_frames(/*deliver=*/false);
     io_uring_queue_exit(&ring_);
   }
   if (listen_fd_ >= 0) ::close(listen_fd_);
@@ -140,6 +136,38 @@ void UringBackend::run() {
     engine_.end_iteration();
   }
   io_uring_submit(&ring_);  // the last cancels and closes
+}
+
+void UringBackend::take_late_posts(const std::atomic<unsigned>& loops_running) {
+  for (;;) {
+    // Read before the harvest: a peer counted out has made its last post (its loop ends
+    // with a submit), so the harvest after seeing 0 takes in everything.
+    bool last = loops_running.load(std::memory_order_acquire) == 0;
+    if (last) {
+      io_uring_get_events(&ring_);  // runs deferred task work: MSG_RING posts to this ring
+    } else {
+      __kernel_timespec wait{.tv_sec = 0, .tv_nsec = 10'000'000};
+      io_uring_cqe* cqe = nullptr;
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &wait, nullptr);
+    }
+    take_posted_frames(/*deliver=*/true);
+    if (last) return;
+  }
+}
+
+void UringBackend::take_posted_frames(bool deliver) {
+  // A peer's post holds a reference for us; our own post that failed still holds ours.
+  // Everything else dies with the ring.
+  io_uring_cqe* cqe;
+  while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
+    io_uring_cqe c = *cqe;
+    io_uring_cqe_seen(&ring_, cqe);
+    Op op = op_of(c.user_data);
+    if (op == Op::kCrossFrame && deliver)
+      engine_.on_posted(pointer_of<SharedFrame>(c.user_data), static_cast<uint32_t>(c.res));
+    else if (op == Op::kCrossFrame || (op == Op::kCrossSent && c.res < 0))
+      pointer_of<SharedFrame>(c.user_data)->release();
+  }
 }
 
 void UringBackend::reuse_scratch_after_submit() {

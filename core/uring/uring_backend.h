@@ -46,6 +46,7 @@ class UringBackend final : public Backend {
   BackendKind kind() const override { return BackendKind::kIoUring; }
   int setup(const char*& what) override;
   void run() override;
+  void take_late_posts(const std::atomic<unsigned>& loops_running) override;
   void wake() override;
   void post(Backend& peer, SharedFrame* frame, uint32_t tag) override;
   void watch(Connection& c, ConnId id) override;
@@ -80,6 +81,9 @@ class UringBackend final : public Backend {
   /// The kernel has taken every submitted request's data: the send scratch area can be
   /// reused (at once without SQPOLL, where submission is synchronous).
   void reuse_scratch_after_submit();
+  /// Harvests the completions already posted; of them only frames matter past the loop.
+  /// `deliver`: peers' posts go to Engine::on_posted (else they are only released).
+  void take_posted_frames(bool deliver);
   void retry_parked();
   void arm_watch(uint32_t index);
   void on_watch(const io_uring_cqe& cqe);

@@ -65,6 +65,7 @@ class FakeBackend final : public Backend {
   BackendKind kind() const override { return BackendKind::kEpoll; }
   int setup(const char*&) override { return 0; }
   void run() override {}
+  void take_late_posts(const std::atomic<unsigned>&) override {}
   void wake() override {}
   void post(Backend&, SharedFrame* frame, uint32_t) override { frame->release(); }
   void watch(Connection&, ConnId) override {}
